@@ -1,0 +1,330 @@
+import { z } from 'zod';
+
+/**
+ * The app's settings. `loadConfig(env)` is the only reader of `process.env`; everything else
+ * receives the frozen `Config` it returns.
+ *
+ * Each setting is described once here (`settingsCatalog`); the README table and
+ * `local.settings.sample.json` are checked against this catalogue by a test.
+ */
+
+export const graphClouds = ['global', 'usgov', 'usgovdod', 'china'] as const;
+export type GraphCloud = (typeof graphClouds)[number];
+
+export const graphApiVersions = ['v1.0', 'beta'] as const;
+export type GraphApiVersion = (typeof graphApiVersions)[number];
+
+export interface SettingDoc {
+  /** The app setting (environment variable) name. */
+  readonly name: string;
+  /** The default as the user would write it, or undefined where there is no safe default. */
+  readonly default?: string;
+  readonly description: string;
+  /** A secret is never logged and never echoed in an error. */
+  readonly secret?: boolean;
+}
+
+export const settingsCatalog: readonly SettingDoc[] = [
+  {
+    name: 'AzureWebJobsStorage',
+    description:
+      'Storage used by the Functions host itself; also the default for STORAGE_CONNECTION.',
+    secret: true,
+  },
+  {
+    name: 'STORAGE_CONNECTION',
+    default: 'the value of AzureWebJobsStorage',
+    description:
+      'Where subscription state lives: a connection string, UseDevelopmentStorage=true (Azurite), or a table service URI (https://ACCOUNT.table.core.windows.net) used with DefaultAzureCredential.',
+    secret: true,
+  },
+  {
+    name: 'SUBSCRIPTIONS_TABLE',
+    default: 'subscriptions',
+    description: 'Azure Table that holds the managed subscriptions; created on first use.',
+  },
+  {
+    name: 'GRAPH_CLOUD',
+    default: 'global',
+    description:
+      'Microsoft Graph national cloud: global, usgov (GCC High, L4), usgovdod (DoD, L5) or china (21Vianet). Sets the Graph root, the authority host and the token scope.',
+  },
+  {
+    name: 'GRAPH_BASE_URL',
+    description:
+      "Overrides only the cloud's Graph root (for a proxy or a test double), for example https://127.0.0.1:8443. HTTPS only.",
+  },
+  {
+    name: 'GRAPH_API_VERSION',
+    default: 'v1.0',
+    description: 'Graph API version used for subscription calls: v1.0 or beta.',
+  },
+  {
+    name: 'AZURE_TENANT_ID',
+    description:
+      'Home tenant of the app registration, for client secret or certificate credentials (standard @azure/identity variable).',
+  },
+  {
+    name: 'AZURE_CLIENT_ID',
+    description:
+      'Client id of the app registration or of a user-assigned managed identity (standard @azure/identity variable).',
+  },
+  {
+    name: 'AZURE_CLIENT_SECRET',
+    description:
+      'Client secret of the app registration, when not using a managed identity or a certificate. Prefer a Key Vault reference.',
+    secret: true,
+  },
+  {
+    name: 'AZURE_CLIENT_CERTIFICATE_PATH',
+    description: 'Path to a PEM certificate with its private key, used instead of a client secret.',
+  },
+  {
+    name: 'AZURE_AUTHORITY_HOST',
+    default: "the cloud's authority host",
+    description: 'Microsoft Entra authority host, for example https://login.microsoftonline.us.',
+  },
+  {
+    name: 'AZURE_DISABLE_INSTANCE_DISCOVERY',
+    default: 'false',
+    description:
+      'true skips Entra instance discovery; needed for private or test authorities that the public cloud does not know.',
+  },
+  {
+    name: 'LIFECYCLE_NOTIFICATION_URL',
+    description:
+      'Public HTTPS URL of the lifecycle function, with its key: https://APP.azurewebsites.net/api/lifecycle?code=KEY. Default lifecycleNotificationUrl of new subscriptions.',
+    secret: true,
+  },
+  {
+    name: 'SWEEP_SCHEDULE',
+    default: '0 */5 * * * *',
+    description:
+      'NCRONTAB schedule of the sweep timer (six fields, seconds first). Keep it shorter than a quarter of the shortest lifetime in use (presence: 60 minutes).',
+  },
+];
+
+export interface Config {
+  readonly storage: {
+    /** Connection string, `UseDevelopmentStorage=true`, or a table service URI. Secret. */
+    readonly connection: string;
+    readonly table: string;
+  };
+  readonly graph: {
+    readonly cloud: GraphCloud;
+    readonly baseUrl: string | undefined;
+    readonly apiVersion: GraphApiVersion;
+  };
+  readonly identity: {
+    readonly tenantId: string | undefined;
+    readonly clientId: string | undefined;
+    readonly clientSecret: string | undefined;
+    readonly clientCertificatePath: string | undefined;
+    readonly authorityHost: string | undefined;
+    readonly disableInstanceDiscovery: boolean;
+  };
+  readonly lifecycleNotificationUrl: string | undefined;
+  readonly sweep: {
+    readonly schedule: string;
+  };
+}
+
+export interface ConfigProblem {
+  readonly key: string;
+  readonly message: string;
+}
+
+/** Thrown by `loadConfig` with every bad setting at once. Never contains a setting's value. */
+export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}): ` +
+        problems.map((p) => `${p.key}: ${p.message}`).join('; '),
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export function isConfigError(e: unknown): e is ConfigError {
+  return e instanceof ConfigError;
+}
+
+/** Empty strings count as unset: local.settings.json files carry every key, most of them empty. */
+const optionalText = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+  z.string().trim().optional(),
+);
+
+function withText<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema);
+}
+
+const httpsUrl = z
+  .string()
+  .trim()
+  .refine(isHttpsUrl, { message: 'must be an absolute https:// URL' });
+
+function isHttpsUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+const booleanText = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => v === 'true' || v === 'false', { message: 'must be true or false' })
+  .transform((v) => v === 'true');
+
+const ncrontabField = /^[0-9*/,\-A-Za-z?]+$/;
+
+const ncrontab = z
+  .string()
+  .trim()
+  .refine(
+    (v) => {
+      const fields = v.split(/\s+/);
+      return fields.length === 6 && fields.every((f) => ncrontabField.test(f));
+    },
+    { message: 'must be an NCRONTAB expression with six fields, e.g. "0 */5 * * * *"' },
+  );
+
+const envSchema = z
+  .object({
+    AzureWebJobsStorage: optionalText,
+    STORAGE_CONNECTION: optionalText,
+    SUBSCRIPTIONS_TABLE: withText(
+      z
+        .string()
+        .trim()
+        .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, {
+          message: 'must be 3 to 63 letters or digits, starting with a letter',
+        })
+        .default('subscriptions'),
+    ),
+    GRAPH_CLOUD: withText(
+      z
+        .enum(graphClouds, { message: `must be one of ${graphClouds.join(', ')}` })
+        .default('global'),
+    ),
+    GRAPH_BASE_URL: withText(httpsUrl.optional()),
+    GRAPH_API_VERSION: withText(
+      z
+        .enum(graphApiVersions, { message: `must be one of ${graphApiVersions.join(', ')}` })
+        .default('v1.0'),
+    ),
+    AZURE_TENANT_ID: withText(
+      z
+        .string()
+        .trim()
+        .regex(/^[A-Za-z0-9.-]+$/, { message: 'must be a tenant GUID or domain name' })
+        .optional(),
+    ),
+    AZURE_CLIENT_ID: withText(
+      z
+        .string()
+        .trim()
+        .regex(/^[0-9a-fA-F-]{36}$/, { message: 'must be a client id (GUID)' })
+        .optional(),
+    ),
+    AZURE_CLIENT_SECRET: optionalText,
+    AZURE_CLIENT_CERTIFICATE_PATH: optionalText,
+    AZURE_AUTHORITY_HOST: withText(httpsUrl.optional()),
+    AZURE_DISABLE_INSTANCE_DISCOVERY: withText(booleanText.default(false)),
+    LIFECYCLE_NOTIFICATION_URL: withText(httpsUrl.optional()),
+    SWEEP_SCHEDULE: withText(ncrontab.default('0 */5 * * * *')),
+  })
+  .superRefine((s, ctx) => {
+    if (s.STORAGE_CONNECTION === undefined && s.AzureWebJobsStorage === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STORAGE_CONNECTION'],
+        message:
+          'is required (or set AzureWebJobsStorage); use UseDevelopmentStorage=true for Azurite',
+      });
+    }
+    const usesAppCredential =
+      s.AZURE_CLIENT_SECRET !== undefined || s.AZURE_CLIENT_CERTIFICATE_PATH !== undefined;
+    if (usesAppCredential && s.AZURE_TENANT_ID === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AZURE_TENANT_ID'],
+        message: 'is required with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH',
+      });
+    }
+    if (usesAppCredential && s.AZURE_CLIENT_ID === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AZURE_CLIENT_ID'],
+        message: 'is required with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH',
+      });
+    }
+    if (s.AZURE_CLIENT_SECRET !== undefined && s.AZURE_CLIENT_CERTIFICATE_PATH !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AZURE_CLIENT_CERTIFICATE_PATH'],
+        message: 'set either AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, not both',
+      });
+    }
+  });
+
+/** The environment as the Functions host gives it: names to optional strings. */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates every setting. Throws one `ConfigError` naming each bad key and why;
+ * the values themselves never appear in the error, since several are secrets.
+ */
+export function loadConfig(env: Environment = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => ({
+      key: issue.path.map(String).join('.') || '(environment)',
+      message: issue.message,
+    }));
+    throw new ConfigError(dedupe(problems));
+  }
+  const s = parsed.data;
+  const connection = s.STORAGE_CONNECTION ?? s.AzureWebJobsStorage;
+  if (connection === undefined) {
+    // NOTE: unreachable after superRefine; kept so the type narrows without a cast.
+    throw new ConfigError([{ key: 'STORAGE_CONNECTION', message: 'is required' }]);
+  }
+  return deepFreeze({
+    storage: { connection, table: s.SUBSCRIPTIONS_TABLE },
+    graph: { cloud: s.GRAPH_CLOUD, baseUrl: s.GRAPH_BASE_URL, apiVersion: s.GRAPH_API_VERSION },
+    identity: {
+      tenantId: s.AZURE_TENANT_ID,
+      clientId: s.AZURE_CLIENT_ID,
+      clientSecret: s.AZURE_CLIENT_SECRET,
+      clientCertificatePath: s.AZURE_CLIENT_CERTIFICATE_PATH,
+      authorityHost: s.AZURE_AUTHORITY_HOST,
+      disableInstanceDiscovery: s.AZURE_DISABLE_INSTANCE_DISCOVERY,
+    },
+    lifecycleNotificationUrl: s.LIFECYCLE_NOTIFICATION_URL,
+    sweep: { schedule: s.SWEEP_SCHEDULE },
+  });
+}
+
+function dedupe(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const id = `${p.key}\u0000${p.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (typeof child === 'object' && child !== null) deepFreeze(child as object);
+  }
+  return Object.freeze(value);
+}
