@@ -1,0 +1,225 @@
+import { z } from 'zod';
+
+/**
+ * A managed subscription: the definition its owner gave us, and what we know of its life on
+ * Graph. Property names of the definition are Graph's (design.md section 6).
+ */
+
+export const subscriptionStatuses = [
+  /** Stored, not yet on Graph. */
+  'pending',
+  /** Alive on Graph. */
+  'active',
+  /** Graph asked for reauthorization; answered by a renew PATCH or a reauthorize POST. */
+  'reauthorizationRequired',
+  /** Graph removed it (lifecycle event, or 404 on renew); to be recreated. */
+  'removed',
+  /** Recent transient errors; still retrying while the expiry leaves room. */
+  'failing',
+  /** Needs a person (403, quota, invalid definition); retried on a slow schedule. */
+  'failed',
+  /** Being deleted from Graph, then from the store. */
+  'deleting',
+] as const;
+export type SubscriptionStatus = (typeof subscriptionStatuses)[number];
+
+export const tlsVersions = ['v1_0', 'v1_1', 'v1_2', 'v1_3'] as const;
+export type TlsVersion = (typeof tlsVersions)[number];
+
+export const lifecycleEvents = [
+  'reauthorizationRequired',
+  'subscriptionRemoved',
+  'missed',
+] as const;
+export type LifecycleEvent = (typeof lifecycleEvents)[number];
+
+/** Our stable key: safe in Azure Table keys and URLs (no quotes, slashes, # or ?). */
+export const subscriptionKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** Graph's tenant ids are GUIDs; lifecycle payloads carry them in that form. */
+export const tenantIdPattern =
+  /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+const httpsUrl = z
+  .string()
+  .max(2048)
+  .refine(
+    (v) => {
+      try {
+        return new URL(v).protocol === 'https:';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an absolute https:// URL' },
+  );
+
+/**
+ * The shape of a definition (types and formats). Graph-specific rules (lifetimes, certificates,
+ * lifecycle URL requirements) are checked by the Graph module's definition checks.
+ */
+export const subscriptionDefinitionSchema = z
+  .object({
+    key: z.string().regex(subscriptionKeyPattern, {
+      message: '1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+    }),
+    tenantId: z.string().regex(tenantIdPattern, { message: 'must be a tenant id (GUID)' }),
+    resource: z
+      .string()
+      .min(1)
+      .max(1024)
+      .refine((v) => !/^https?:/i.test(v), {
+        message: 'must be a path relative to the Graph version root, without https://',
+      }),
+    changeType: z.string().regex(/^(created|updated|deleted)(,(created|updated|deleted))*$/, {
+      message: 'must be created, updated and/or deleted, comma-separated',
+    }),
+    notificationUrl: httpsUrl,
+    lifecycleNotificationUrl: httpsUrl.optional(),
+    includeResourceData: z.boolean().default(false),
+    encryptionCertificate: z.string().min(1).max(16384).optional(),
+    encryptionCertificateId: z.string().min(1).max(128).optional(),
+    latestSupportedTlsVersion: z.enum(tlsVersions).optional(),
+    lifetimeMinutes: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export type SubscriptionDefinition = z.output<typeof subscriptionDefinitionSchema>;
+
+/** A failure as we keep it: Graph's code and a short message, never a secret. */
+export interface SubscriptionError {
+  /** Graph's error code, or ours (e.g. `NotExtended`, `NetworkError`). */
+  readonly code: string;
+  readonly message: string;
+  /** HTTP status when there was a response. */
+  readonly status?: number | undefined;
+  readonly at: Date;
+  /** For a 403: the Graph permissions the resource needs, so an operator knows what to grant. */
+  readonly requiredPermissions?: readonly string[] | undefined;
+}
+
+/** A lifecycle event recorded on the row before it is acted on (what makes it durable). */
+export interface RecordedLifecycleEvent {
+  /** One of `lifecycleEvents`, or an unknown name Graph sent, kept on record. */
+  readonly name: string;
+  readonly receivedAt: Date;
+}
+
+/** Holds the row for one writer while it calls Graph to create, so two never both create. */
+export interface SubscriptionClaim {
+  readonly owner: string;
+  readonly until: Date;
+}
+
+export interface ManagedSubscription {
+  readonly definition: SubscriptionDefinition;
+  /** Per-subscription random secret, at most 128 chars. Never logged, never in a view. */
+  readonly clientState: string;
+  readonly graphSubscriptionId: string | undefined;
+  /** Expiry as Graph last reported it. */
+  readonly expiresAt: Date | undefined;
+  readonly status: SubscriptionStatus;
+  /** When the sweep should next look at it (the due index). */
+  readonly nextActionAt: Date;
+  /** Consecutive failures since the last success. */
+  readonly failureCount: number;
+  readonly lastError: SubscriptionError | undefined;
+  /** Last successful PATCH (renew); a PATCH also reauthorizes. */
+  readonly lastRenewedAt: Date | undefined;
+  /** Last successful POST .../reauthorize. */
+  readonly lastReauthorizedAt: Date | undefined;
+  /** Times (re)created on Graph. */
+  readonly generation: number;
+  /** Set when the owner must resync (after a removal, a 404 recreate, or `missed`). */
+  readonly resyncRequestedAt: Date | undefined;
+  readonly resyncReason: string | undefined;
+  /** The last lifecycle event recorded and not yet fully handled. */
+  readonly pendingEvent: RecordedLifecycleEvent | undefined;
+  readonly claim: SubscriptionClaim | undefined;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** A subscription as read from a store: with the ETag every conditional write needs. */
+export interface StoredSubscription extends ManagedSubscription {
+  readonly etag: string;
+}
+
+/**
+ * What humans and scripts see (API and CLI `--json`): the definition fields, the Graph id,
+ * expiry, status, last error and resync request. Never `clientState`.
+ */
+export interface SubscriptionView {
+  readonly key: string;
+  readonly tenantId: string;
+  readonly resource: string;
+  readonly changeType: string;
+  readonly notificationUrl: string;
+  readonly lifecycleNotificationUrl: string | null;
+  readonly includeResourceData: boolean;
+  readonly encryptionCertificateId: string | null;
+  readonly latestSupportedTlsVersion: TlsVersion | null;
+  readonly lifetimeMinutes: number | null;
+  readonly graphSubscriptionId: string | null;
+  readonly expirationDateTime: string | null;
+  readonly status: SubscriptionStatus;
+  readonly nextActionAt: string;
+  readonly failureCount: number;
+  readonly lastError: {
+    readonly code: string;
+    readonly message: string;
+    readonly status: number | null;
+    readonly at: string;
+    readonly requiredPermissions: readonly string[] | null;
+  } | null;
+  readonly generation: number;
+  readonly resyncRequestedAt: string | null;
+  readonly resyncReason: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export function toView(s: ManagedSubscription): SubscriptionView {
+  const d = s.definition;
+  return {
+    key: d.key,
+    tenantId: d.tenantId,
+    resource: d.resource,
+    changeType: d.changeType,
+    // NOTE: a notification URL may carry a function key (?code=); views hide query values.
+    notificationUrl: withoutQuery(d.notificationUrl),
+    lifecycleNotificationUrl:
+      d.lifecycleNotificationUrl === undefined ? null : withoutQuery(d.lifecycleNotificationUrl),
+    includeResourceData: d.includeResourceData,
+    encryptionCertificateId: d.encryptionCertificateId ?? null,
+    latestSupportedTlsVersion: d.latestSupportedTlsVersion ?? null,
+    lifetimeMinutes: d.lifetimeMinutes ?? null,
+    graphSubscriptionId: s.graphSubscriptionId ?? null,
+    expirationDateTime: s.expiresAt?.toISOString() ?? null,
+    status: s.status,
+    nextActionAt: s.nextActionAt.toISOString(),
+    failureCount: s.failureCount,
+    lastError:
+      s.lastError === undefined
+        ? null
+        : {
+            code: s.lastError.code,
+            message: s.lastError.message,
+            status: s.lastError.status ?? null,
+            at: s.lastError.at.toISOString(),
+            requiredPermissions: s.lastError.requiredPermissions ?? null,
+          },
+    generation: s.generation,
+    resyncRequestedAt: s.resyncRequestedAt?.toISOString() ?? null,
+    resyncReason: s.resyncReason ?? null,
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
+  };
+}
+
+/** Keeps the query's parameter names and hides their values (a function key is a secret). */
+export function withoutQuery(url: string): string {
+  const u = new URL(url);
+  if (u.search === '') return url;
+  const names = [...new Set(u.searchParams.keys())];
+  return `${u.origin}${u.pathname}?${names.map((n) => `${encodeURIComponent(n)}=***`).join('&')}`;
+}
