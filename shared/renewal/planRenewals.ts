@@ -1,0 +1,172 @@
+import type { ManagedSubscription, SubscriptionDefinition } from '../subscriptions/model';
+
+/**
+ * The functional core of the sweep: given a subscription, `now` and the policy, decide what to do.
+ * No I/O, no clock: the shell reads, calls this, acts, and records the outcome (outcomes.ts).
+ *
+ * Rules (graph-facts sections 2 and 3, design.md section 4):
+ * - Renew when a quarter of the lifetime or less remains, and never later than two sweep periods
+ *   before expiry. The new expiry is now + lifetime - margin, never under Graph's 45-minute floor.
+ * - pending / removed / expired on Graph: create from the stored definition.
+ * - reauthorizationRequired: renew when due (a PATCH also reauthorizes), otherwise reauthorize.
+ *   Never a reauthorize and a PATCH on one subscription within 10 minutes (graph-facts 3.3).
+ * - deleting: delete.
+ */
+
+export const minute = 60_000;
+/** Graph raises shorter requested lifetimes to 45 minutes (graph-facts section 2). */
+export const graphMinimumLifetimeMs = 45 * minute;
+/** No reauthorize and PATCH on one subscription within this window (graph-facts 3.3). */
+export const reauthorizeSpacingMs = 10 * minute;
+/**
+ * NOTE: waiting out the 10-minute window is right unless the wait would let the subscription
+ * expire: a lapse loses notifications for certain, a close pair only risks an inconsistency.
+ */
+export const lapseGuardMs = 2 * minute;
+
+export interface RenewalPolicy {
+  /** The longest gap between two sweeps (from SWEEP_SCHEDULE). */
+  readonly sweepPeriodMs: number;
+  /** Subtracted from the lifetime when renewing (RENEWAL_MARGIN_MINUTES). */
+  readonly renewalMarginMs: number;
+  /** The resource's maximum lifetime in minutes (the Graph module's lifetime table). */
+  readonly maxLifetimeMinutes: (definition: SubscriptionDefinition) => number;
+}
+
+export type CreateReason = 'pending' | 'removed' | 'expired';
+export type RenewReason = 'due' | 'reauthorizationRequired';
+
+export type Decision =
+  | { readonly kind: 'create'; readonly reason: CreateReason; readonly expirationDateTime: Date }
+  | { readonly kind: 'renew'; readonly reason: RenewReason; readonly expirationDateTime: Date }
+  | { readonly kind: 'reauthorize' }
+  | { readonly kind: 'delete' }
+  /** Something is owed but must wait (the 10-minute rule, another writer's claim). */
+  | {
+      readonly kind: 'wait';
+      readonly reason: 'reauthorizeSpacing' | 'claimed';
+      readonly until: Date;
+    }
+  /** Nothing to do now; `nextActionAt` is when to look again. */
+  | { readonly kind: 'none'; readonly nextActionAt: Date };
+
+export type DecisionKind = Decision['kind'];
+
+/** The lifetime this subscription asks for: its own `lifetimeMinutes`, capped at the maximum. */
+export function lifetimeMsFor(definition: SubscriptionDefinition, policy: RenewalPolicy): number {
+  const max = policy.maxLifetimeMinutes(definition);
+  const wanted =
+    definition.lifetimeMinutes === undefined ? max : Math.min(definition.lifetimeMinutes, max);
+  return wanted * minute;
+}
+
+/** The expiry to request now: lifetime - margin, at least Graph's floor, at most the lifetime. */
+export function expiryFor(
+  definition: SubscriptionDefinition,
+  now: Date,
+  policy: RenewalPolicy,
+): Date {
+  const lifetime = lifetimeMsFor(definition, policy);
+  const ms = Math.min(
+    lifetime,
+    Math.max(lifetime - policy.renewalMarginMs, graphMinimumLifetimeMs),
+  );
+  return new Date(now.getTime() + ms);
+}
+
+/**
+ * How long before expiry a renewal is due: a quarter of the lifetime, and never less than two
+ * sweep periods (graph-facts section 10).
+ */
+export function renewalLeadMs(definition: SubscriptionDefinition, policy: RenewalPolicy): number {
+  return Math.max(lifetimeMsFor(definition, policy) / 4, 2 * policy.sweepPeriodMs);
+}
+
+/** When a subscription expiring at `expiresAt` is next due for renewal. */
+export function renewalDueAt(
+  definition: SubscriptionDefinition,
+  expiresAt: Date,
+  policy: RenewalPolicy,
+): Date {
+  return new Date(expiresAt.getTime() - renewalLeadMs(definition, policy));
+}
+
+export function isDue(subscription: ManagedSubscription, now: Date): boolean {
+  return subscription.nextActionAt.getTime() <= now.getTime();
+}
+
+export function decide(
+  subscription: ManagedSubscription,
+  now: Date,
+  policy: RenewalPolicy,
+  options: { readonly claimOwner?: string } = {},
+): Decision {
+  const t = now.getTime();
+  const { claim } = subscription;
+  if (claim !== undefined && claim.until.getTime() > t && claim.owner !== options.claimOwner) {
+    return { kind: 'wait', reason: 'claimed', until: claim.until };
+  }
+  if (subscription.status === 'deleting') return { kind: 'delete' };
+  if (!isDue(subscription, now)) return { kind: 'none', nextActionAt: subscription.nextActionAt };
+
+  const { definition, graphSubscriptionId, expiresAt } = subscription;
+  const createAt = (reason: CreateReason): Decision => ({
+    kind: 'create',
+    reason,
+    expirationDateTime: expiryFor(definition, now, policy),
+  });
+  if (subscription.status === 'pending' || graphSubscriptionId === undefined) {
+    return createAt(subscription.status === 'removed' ? 'removed' : 'pending');
+  }
+  if (subscription.status === 'removed') return createAt('removed');
+  if (expiresAt === undefined || expiresAt.getTime() <= t) return createAt('expired');
+
+  const dueAt = renewalDueAt(definition, expiresAt, policy);
+  const dueForRenewal = dueAt.getTime() <= t;
+  const reauthorizationAsked =
+    subscription.status === 'reauthorizationRequired' ||
+    subscription.pendingEvent?.name === 'reauthorizationRequired';
+
+  if (dueForRenewal) {
+    // A PATCH within 10 minutes of a reauthorize is not allowed; wait unless that risks a lapse.
+    const spacingEnds = endOfSpacing(subscription.lastReauthorizedAt);
+    if (spacingEnds !== undefined && spacingEnds.getTime() > t) {
+      const latestSafe = expiresAt.getTime() - lapseGuardMs;
+      if (spacingEnds.getTime() <= latestSafe) {
+        return { kind: 'wait', reason: 'reauthorizeSpacing', until: spacingEnds };
+      }
+    }
+    return {
+      kind: 'renew',
+      reason: reauthorizationAsked ? 'reauthorizationRequired' : 'due',
+      expirationDateTime: expiryFor(definition, now, policy),
+    };
+  }
+
+  if (reauthorizationAsked) {
+    // A renew PATCH in the last 10 minutes forbids a reauthorize now: wait out the window.
+    const spacingEnds = endOfSpacing(subscription.lastRenewedAt);
+    if (spacingEnds !== undefined && spacingEnds.getTime() > t) {
+      return { kind: 'wait', reason: 'reauthorizeSpacing', until: spacingEnds };
+    }
+    return { kind: 'reauthorize' };
+  }
+
+  return { kind: 'none', nextActionAt: dueAt };
+}
+
+/** Decides for many at once: the table-tested entry point of the sweep's planning step. */
+export function planRenewals(
+  subscriptions: readonly ManagedSubscription[],
+  now: Date,
+  policy: RenewalPolicy,
+): { readonly subscription: ManagedSubscription; readonly decision: Decision }[] {
+  return subscriptions.map((subscription) => ({
+    subscription,
+    decision: decide(subscription, now, policy),
+  }));
+}
+
+function endOfSpacing(lastCall: Date | undefined): Date | undefined {
+  return lastCall === undefined ? undefined : new Date(lastCall.getTime() + reauthorizeSpacingMs);
+}
