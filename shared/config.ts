@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ScheduleError, sweepPeriodMs } from './renewal/sweepSchedule';
 
 /**
  * The app's settings. `loadConfig(env)` is the only reader of `process.env`; everything else
@@ -102,6 +103,39 @@ export const settingsCatalog: readonly SettingDoc[] = [
     description:
       'NCRONTAB schedule of the sweep timer (six fields, seconds first). Keep it shorter than a quarter of the shortest lifetime in use (presence: 60 minutes).',
   },
+  {
+    name: 'RENEWAL_MARGIN_MINUTES',
+    default: '5',
+    description:
+      "Renewals ask for the resource's maximum lifetime minus this margin (never under Graph's 45-minute floor).",
+  },
+  {
+    name: 'GRAPH_TENANT_WRITES_PER_20S',
+    default: '450',
+    description:
+      "Subscription writes (create, renew, delete) the sweep sends per tenant in any 20 seconds: 90% of Graph's 500.",
+  },
+  {
+    name: 'GRAPH_APP_WRITES_PER_20S',
+    default: '1800',
+    description:
+      "Subscription writes the sweep sends across all tenants in any 20 seconds: 90% of Graph's 2,000.",
+  },
+  {
+    name: 'SWEEP_CONCURRENCY_PER_TENANT',
+    default: '8',
+    description: 'Subscriptions of one tenant acted on at the same time by the sweep.',
+  },
+  {
+    name: 'SWEEP_TENANTS_IN_PARALLEL',
+    default: '4',
+    description: 'Tenants swept at the same time.',
+  },
+  {
+    name: 'GRAPH_TIMEOUT_MS',
+    default: '10000',
+    description: 'Timeout of one Graph call, retries excluded.',
+  },
 ];
 
 export interface Config {
@@ -126,7 +160,15 @@ export interface Config {
   readonly lifecycleNotificationUrl: string | undefined;
   readonly sweep: {
     readonly schedule: string;
+    /** The longest gap between two runs of the schedule. */
+    readonly periodMs: number;
+    readonly renewalMarginMs: number;
+    readonly tenantWritesPer20s: number;
+    readonly appWritesPer20s: number;
+    readonly concurrencyPerTenant: number;
+    readonly tenantsInParallel: number;
   };
+  readonly graphTimeoutMs: number;
 }
 
 export interface ConfigProblem {
@@ -182,18 +224,35 @@ const booleanText = z
   .refine((v) => v === 'true' || v === 'false', { message: 'must be true or false' })
   .transform((v) => v === 'true');
 
-const ncrontabField = /^[0-9*/,\-A-Za-z?]+$/;
-
 const ncrontab = z
   .string()
   .trim()
-  .refine(
-    (v) => {
-      const fields = v.split(/\s+/);
-      return fields.length === 6 && fields.every((f) => ncrontabField.test(f));
-    },
-    { message: 'must be an NCRONTAB expression with six fields, e.g. "0 */5 * * * *"' },
+  .superRefine((v, ctx) => {
+    try {
+      const period = sweepPeriodMs(v);
+      // NOTE: the shortest lifetime is presence's 60 minutes; a sweep must come well within it.
+      if (period > 15 * 60_000) {
+        ctx.addIssue({ code: 'custom', message: 'must run at least every 15 minutes' });
+      }
+    } catch (e) {
+      if (!(e instanceof ScheduleError)) throw e;
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be an NCRONTAB expression with six fields, e.g. "0 */5 * * * *" (${e.message})`,
+      });
+    }
+  });
+
+function integerText(min: number, max: number, fallback: number) {
+  return withText(
+    z.coerce
+      .number({ message: 'must be a whole number' })
+      .int({ message: 'must be a whole number' })
+      .min(min, { message: `must be at least ${min}` })
+      .max(max, { message: `must be at most ${max}` })
+      .default(fallback),
   );
+}
 
 const envSchema = z
   .object({
@@ -239,6 +298,12 @@ const envSchema = z
     AZURE_DISABLE_INSTANCE_DISCOVERY: withText(booleanText.default(false)),
     LIFECYCLE_NOTIFICATION_URL: withText(httpsUrl.optional()),
     SWEEP_SCHEDULE: withText(ncrontab.default('0 */5 * * * *')),
+    RENEWAL_MARGIN_MINUTES: integerText(0, 60, 5),
+    GRAPH_TENANT_WRITES_PER_20S: integerText(1, 500, 450),
+    GRAPH_APP_WRITES_PER_20S: integerText(1, 2000, 1800),
+    SWEEP_CONCURRENCY_PER_TENANT: integerText(1, 64, 8),
+    SWEEP_TENANTS_IN_PARALLEL: integerText(1, 64, 4),
+    GRAPH_TIMEOUT_MS: integerText(1000, 120_000, 10_000),
   })
   .superRefine((s, ctx) => {
     if (s.STORAGE_CONNECTION === undefined && s.AzureWebJobsStorage === undefined) {
@@ -308,7 +373,16 @@ export function loadConfig(env: Environment = process.env): Config {
       disableInstanceDiscovery: s.AZURE_DISABLE_INSTANCE_DISCOVERY,
     },
     lifecycleNotificationUrl: s.LIFECYCLE_NOTIFICATION_URL,
-    sweep: { schedule: s.SWEEP_SCHEDULE },
+    sweep: {
+      schedule: s.SWEEP_SCHEDULE,
+      periodMs: sweepPeriodMs(s.SWEEP_SCHEDULE),
+      renewalMarginMs: s.RENEWAL_MARGIN_MINUTES * 60_000,
+      tenantWritesPer20s: s.GRAPH_TENANT_WRITES_PER_20S,
+      appWritesPer20s: s.GRAPH_APP_WRITES_PER_20S,
+      concurrencyPerTenant: s.SWEEP_CONCURRENCY_PER_TENANT,
+      tenantsInParallel: s.SWEEP_TENANTS_IN_PARALLEL,
+    },
+    graphTimeoutMs: s.GRAPH_TIMEOUT_MS,
   });
 }
 

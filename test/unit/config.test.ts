@@ -30,7 +30,16 @@ describe('loadConfig', () => {
         disableInstanceDiscovery: false,
       },
       lifecycleNotificationUrl: undefined,
-      sweep: { schedule: '0 */5 * * * *' },
+      sweep: {
+        schedule: '0 */5 * * * *',
+        periodMs: 300_000,
+        renewalMarginMs: 300_000,
+        tenantWritesPer20s: 450,
+        appWritesPer20s: 1800,
+        concurrencyPerTenant: 8,
+        tenantsInParallel: 4,
+      },
+      graphTimeoutMs: 10_000,
     });
   });
 
@@ -86,6 +95,11 @@ describe('loadConfig', () => {
     ['GRAPH_API_VERSION', 'v2.0', /must be one of v1.0, beta/],
     ['SWEEP_SCHEDULE', '*/5 * * * *', /six fields/],
     ['AZURE_AUTHORITY_HOST', 'login.microsoftonline.us', /https/],
+    ['SWEEP_SCHEDULE', '0 0 * * * *', /at least every 15 minutes/],
+    ['SWEEP_SCHEDULE', '0 */5 * * * 1-5', /every day/],
+    ['GRAPH_TENANT_WRITES_PER_20S', '600', /at most 500/],
+    ['RENEWAL_MARGIN_MINUTES', 'five', /whole number/],
+    ['SWEEP_CONCURRENCY_PER_TENANT', '0', /at least 1/],
   ])('when %s is %p, then it is rejected with a reason', (key, value, reason) => {
     const error = configErrorOf({ ...minimal, [key]: value });
     expect(error.problems).toEqual([{ key, message: expect.stringMatching(reason) as string }]);
