@@ -1,0 +1,526 @@
+import { randomUUID } from 'node:crypto';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { z } from 'zod';
+import type { Config } from '../config';
+import {
+  tenantIdPattern,
+  type ManagedSubscription,
+  type StoredSubscription,
+  type SubscriptionStatus,
+} from '../subscriptions/model';
+import {
+  assertStorable,
+  copySubscription,
+  graphSubscriptionIdPattern,
+  InvalidRowError,
+  isStorableKey,
+  listPageSize,
+  readGraphIndexRow,
+  readRegistryRow,
+  readSubscriptionRow,
+  registryPartitionKey,
+  revisionPattern,
+  rowKeyRanges,
+  rowKeys,
+  toGraphIndexRow,
+  toRegistryRow,
+  toSubscriptionRow,
+} from './subscriptionEntity';
+import {
+  ClaimHeldError,
+  StoreConflictError,
+  StoreNotFoundError,
+  type InvalidRow,
+  type ListDueOptions,
+  type ListOptions,
+  type SubscriptionPage,
+  type SubscriptionStore,
+} from './subscriptionStore';
+import { createTableIfMissing, statusOf, subscriptionTableClient } from './tableClient';
+
+/**
+ * `SubscriptionStore` on Azure Table Storage (design.md section 3, improved).
+ *
+ * Rows. PartitionKey is the tenant id, so every row of one subscription shares a partition and
+ * every state change is one entity-group transaction (atomic: a crash leaves the old state or the
+ * new one, never an index pointing at a wrong row).
+ * - `sub|{key}`: the subscription. Definition fields flat with Graph's names, dates as DateTime,
+ *   lastError / pendingEvent / claim as flat properties, plus `revision` (below). Mapping and
+ *   validation live in subscriptionEntity.ts.
+ * - `due|{nextActionAt ISO, 24 chars}|{key}|{revision}`: a FULL COPY of the sub row. A sweep reads
+ *   `RowKey ge 'due|' and RowKey le 'due|{before}|~'` per tenant and gets every due subscription
+ *   with one entity read (a pointer row would cost a second read per subscription: 2.0 per due
+ *   instead of ~1.0).
+ * - `graph|{graphSubscriptionId}`: `{ key }`, so a lifecycle notification with a tenant finds its
+ *   subscription with two point reads. An index whose sub row no longer has that Graph id is
+ *   treated as not found.
+ * - Partition `~registry`, RowKey `tenant|{tenantId}`: the tenants. Upserted BEFORE a tenant's
+ *   first subscription row (not in the transaction: another partition), so a crash between the two
+ *   leaves only an empty tenant, which costs one empty range query per sweep.
+ *
+ * Concurrency token (`StoredSubscription.etag`, opaque): base64url of
+ * `[revision, nextActionAt ISO, graphSubscriptionId | null]`. Every write gives the subscription a
+ * new random `revision`, stored in both rows and in the due RowKey. The condition of every update,
+ * claim and delete is the first action of its transaction: DELETE of the old due row
+ * `due|{old nextActionAt}|{key}|{old revision}`. That row exists exactly while the state the caller
+ * read is current, so a lost race is a 404 inside the transaction, which rolls the whole
+ * transaction back; it becomes `StoreConflictError`, or `StoreNotFoundError` when a point read shows
+ * the sub row gone. Nothing is overwritten blindly.
+ * Why not the service ETag: the due row moves on nearly every write (a sweep reschedules), so the
+ * row that holds the condition is also the row the transaction deletes, and @azure/data-tables 13.3
+ * `submitTransaction` drops the options of a delete action (If-Match is always `*`). The revision in
+ * the RowKey makes "this row still exists" the equivalent of "its ETag still matches", and a read
+ * from the due row and one from the sub row yield the same token, so a due subscription is updated
+ * without re-reading it. (Rows edited by hand without a new revision are not detected.)
+ *
+ * A state change is: [delete old due (the condition), replace sub, create new due, and when the
+ * Graph id changes: delete old graph index, create new one]. Create is [create sub (409 when the
+ * key exists), create due, create graph index (409 when another subscription in the tenant has
+ * that Graph id)]. 409 and 412 mean another writer won: `StoreConflictError`.
+ *
+ * Reads: rows that fail validation are reported through `onInvalid` and skipped by `listDue` and
+ * `list`, never rewritten; `get` throws `InvalidRowError` for the one row it was asked for. Filters
+ * are built with the `odata` tag only. `metrics` counts entities returned and round trips, so a
+ * benchmark can measure reads per due subscription. `faults.beforeWrite` lets crash-safety tests
+ * fail between the writes of one state change; production wiring leaves it out.
+ */
+
+export type StoreWriteStep = 'registry' | 'transaction';
+
+/** Test hook: throw (or wait) just before a write. Shared by the in-memory store. */
+export interface StoreFaults {
+  readonly beforeWrite?: (
+    step: StoreWriteStep,
+    target: { readonly tenantId: string; readonly key: string },
+  ) => void | Promise<void>;
+}
+
+export interface StoreMetrics {
+  /** Entities returned by every point read and query page (registry rows included). */
+  entitiesRead: number;
+  /** Round trips: point reads, query pages, registry writes, transactions (not table creation). */
+  requests: number;
+}
+
+export interface TableSubscriptionStoreOptions {
+  readonly faults?: StoreFaults;
+  /** Create the table on first use (default true). */
+  readonly createTable?: boolean;
+}
+
+type Entity = Readonly<Record<string, unknown>>;
+
+const tokenSchema = z.tuple([
+  z.string().regex(revisionPattern),
+  z.iso.datetime(),
+  z.string().regex(graphSubscriptionIdPattern).nullable(),
+]);
+
+interface ConcurrencyToken {
+  readonly revision: string;
+  readonly nextActionAt: Date;
+  readonly graphSubscriptionId: string | undefined;
+}
+
+function encodeToken(s: ManagedSubscription, revision: string): string {
+  const parts: z.input<typeof tokenSchema> = [
+    revision,
+    s.nextActionAt.toISOString(),
+    s.graphSubscriptionId ?? null,
+  ];
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+function decodeToken(etag: string): ConcurrencyToken | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(etag, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = tokenSchema.safeParse(json);
+  if (!parsed.success) return undefined;
+  const [revision, nextActionAt, graphSubscriptionId] = parsed.data;
+  return {
+    revision,
+    nextActionAt: new Date(nextActionAt),
+    graphSubscriptionId: graphSubscriptionId ?? undefined,
+  };
+}
+
+const listTokenSchema = z.object({
+  t: z.string().regex(tenantIdPattern),
+  c: z.string().min(1).optional(),
+});
+type ListPosition = z.output<typeof listTokenSchema>;
+
+function encodeListToken(position: ListPosition): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+function decodeListToken(token: string): ListPosition {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    json = undefined;
+  }
+  const parsed = listTokenSchema.safeParse(json);
+  if (!parsed.success) throw new RangeError('continuationToken was not issued by this store');
+  return parsed.data;
+}
+
+function stored(subscription: ManagedSubscription, revision: string): StoredSubscription {
+  return { ...copySubscription(subscription), etag: encodeToken(subscription, revision) };
+}
+
+export class TableSubscriptionStore implements SubscriptionStore {
+  readonly metrics: StoreMetrics = { entitiesRead: 0, requests: 0 };
+  /** Tenants this instance has registered; the registry write is idempotent, this only saves it. */
+  private readonly registered = new Set<string>();
+  private tableReady: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: TableClient,
+    private readonly options: TableSubscriptionStoreOptions = {},
+  ) {}
+
+  /** The store for the app's settings: a client for STORAGE_CONNECTION, table created on first use. */
+  static fromConfig(
+    storage: Config['storage'],
+    options: TableSubscriptionStoreOptions = {},
+  ): TableSubscriptionStore {
+    return new TableSubscriptionStore(
+      subscriptionTableClient(storage.connection, storage.table),
+      options,
+    );
+  }
+
+  async create(subscription: ManagedSubscription): Promise<StoredSubscription> {
+    assertStorable(subscription);
+    const { tenantId, key } = subscription.definition;
+    await this.ready();
+    await this.register(tenantId, key);
+    const revision = randomUUID();
+    const actions: TransactionAction[] = [
+      ['create', toSubscriptionRow(subscription, revision, 'sub')],
+      ['create', toSubscriptionRow(subscription, revision, 'due')],
+    ];
+    if (subscription.graphSubscriptionId !== undefined) {
+      actions.push(['create', toGraphIndexRow(tenantId, subscription.graphSubscriptionId, key)]);
+    }
+    await this.commit(tenantId, key, actions);
+    return stored(subscription, revision);
+  }
+
+  async get(tenantId: string, key: string): Promise<StoredSubscription | undefined> {
+    // NOTE: no row can have another shape of key; answering here keeps odd input out of URLs.
+    if (!isStorableKey(tenantId, key)) return undefined;
+    await this.ready();
+    const entity = await this.pointRead(tenantId, rowKeys.subscription(key));
+    if (entity === undefined) return undefined;
+    const reading = readSubscriptionRow(entity);
+    if (!reading.ok) throw new InvalidRowError(reading.problem);
+    return stored(reading.subscription, reading.revision);
+  }
+
+  async findByGraphId(
+    graphSubscriptionId: string,
+    tenantId?: string,
+  ): Promise<StoredSubscription | undefined> {
+    if (!graphSubscriptionIdPattern.test(graphSubscriptionId)) return undefined;
+    await this.ready();
+    const indexKey = rowKeys.graph(graphSubscriptionId);
+    if (tenantId !== undefined) {
+      if (!tenantIdPattern.test(tenantId)) return undefined;
+      const index = await this.pointRead(tenantId, indexKey);
+      return index === undefined
+        ? undefined
+        : this.followGraphIndex(tenantId, index, graphSubscriptionId);
+    }
+    // NOTE: without a tenant this scans every partition for one RowKey; lifecycle payloads
+    // normally carry the tenant, so this is the rare path.
+    for await (const page of this.pages(odata`RowKey eq ${indexKey}`)) {
+      for (const index of page) {
+        const partition = index.partitionKey;
+        if (typeof partition !== 'string' || partition === registryPartitionKey) continue;
+        const found = await this.followGraphIndex(partition, index, graphSubscriptionId);
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
+  }
+
+  async update(next: ManagedSubscription, etag: string): Promise<StoredSubscription> {
+    assertStorable(next);
+    const { tenantId, key } = next.definition;
+    await this.ready();
+    const token = decodeToken(etag);
+    if (token === undefined) throw await this.conflictOrNotFound(tenantId, key, undefined);
+    const revision = randomUUID();
+    const actions: TransactionAction[] = [
+      this.conditionOf(tenantId, key, token),
+      ['update', toSubscriptionRow(next, revision, 'sub'), 'Replace'],
+      ['create', toSubscriptionRow(next, revision, 'due')],
+    ];
+    if (token.graphSubscriptionId !== next.graphSubscriptionId) {
+      if (token.graphSubscriptionId !== undefined) {
+        actions.push([
+          'delete',
+          { partitionKey: tenantId, rowKey: rowKeys.graph(token.graphSubscriptionId) },
+        ]);
+      }
+      if (next.graphSubscriptionId !== undefined) {
+        actions.push(['create', toGraphIndexRow(tenantId, next.graphSubscriptionId, key)]);
+      }
+    }
+    await this.commit(tenantId, key, actions);
+    return stored(next, revision);
+  }
+
+  async claim(
+    current: StoredSubscription,
+    owner: string,
+    now: Date,
+    until: Date,
+  ): Promise<StoredSubscription> {
+    const { tenantId, key } = current.definition;
+    if (!(until > now)) throw new RangeError('a claim must end after now');
+    const held = current.claim;
+    if (held !== undefined && held.owner !== owner && held.until > now) {
+      throw new ClaimHeldError(tenantId, key, held.owner, held.until);
+    }
+    // NOTE: the check above uses what the caller read; the conditional write makes it hold, since
+    // a claim taken since then changed the revision and this write then conflicts.
+    const { etag, ...subscription } = current;
+    return this.update({ ...subscription, claim: { owner, until }, updatedAt: now }, etag);
+  }
+
+  async delete(current: StoredSubscription, etag?: string): Promise<void> {
+    const { tenantId, key } = current.definition;
+    // NOTE: no row has such keys, and they must not reach a RowKey.
+    if (!isStorableKey(tenantId, key)) throw new StoreNotFoundError(tenantId, key);
+    await this.ready();
+    const token = decodeToken(etag ?? current.etag);
+    if (token === undefined) throw await this.conflictOrNotFound(tenantId, key, undefined);
+    const actions: TransactionAction[] = [
+      this.conditionOf(tenantId, key, token),
+      ['delete', { partitionKey: tenantId, rowKey: rowKeys.subscription(key) }],
+    ];
+    if (token.graphSubscriptionId !== undefined) {
+      actions.push([
+        'delete',
+        { partitionKey: tenantId, rowKey: rowKeys.graph(token.graphSubscriptionId) },
+      ]);
+    }
+    await this.commit(tenantId, key, actions);
+  }
+
+  async *listDue(before: Date, options: ListDueOptions = {}): AsyncIterable<StoredSubscription> {
+    if (Number.isNaN(before.getTime())) throw new RangeError('before must be a valid date');
+    await this.ready();
+    const tenants =
+      options.tenantId === undefined
+        ? this.registryTenants(undefined, options.onInvalid)
+        : [options.tenantId];
+    for await (const tenantId of tenants) {
+      const filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${rowKeyRanges.due.from} and RowKey le ${rowKeys.dueUpTo(before)}`;
+      // NOTE: one page in memory at a time; the caller's work on a page happens before the next
+      // page is requested. A row rescheduled meanwhile to a time still before `before` and after
+      // the current position can be listed again, with its new state and token.
+      for await (const page of this.pages(filter)) {
+        for (const entity of page) {
+          const reading = readSubscriptionRow(entity);
+          if (reading.ok) yield stored(reading.subscription, reading.revision);
+          else options.onInvalid?.(reading.problem);
+        }
+      }
+    }
+  }
+
+  async list(options: ListOptions = {}): Promise<SubscriptionPage> {
+    const pageSize = listPageSize(options.pageSize);
+    const start =
+      options.continuationToken === undefined
+        ? undefined
+        : decodeListToken(options.continuationToken);
+    if (start !== undefined && options.tenantId !== undefined && start.t !== options.tenantId) {
+      throw new RangeError('continuationToken belongs to another tenant filter');
+    }
+    await this.ready();
+    const tenants: AsyncIterator<string> | Iterator<string> =
+      options.tenantId === undefined
+        ? this.registryTenants(start?.t, options.onInvalid)[Symbol.asyncIterator]()
+        : [options.tenantId][Symbol.iterator]();
+    const items: StoredSubscription[] = [];
+    for (let tenant = await tenants.next(); tenant.done !== true; tenant = await tenants.next()) {
+      const tenantId = tenant.value;
+      let continuation = start?.t === tenantId ? start.c : undefined;
+      do {
+        const page = await this.page(
+          this.subscriptionsFilter(tenantId, options.status),
+          pageSize - items.length,
+          continuation,
+        );
+        for (const entity of page.entities) {
+          const reading = readSubscriptionRow(entity);
+          if (reading.ok) items.push(stored(reading.subscription, reading.revision));
+          else options.onInvalid?.(reading.problem);
+        }
+        continuation = page.continuationToken;
+        if (items.length >= pageSize) {
+          if (continuation !== undefined) {
+            return { items, continuationToken: encodeListToken({ t: tenantId, c: continuation }) };
+          }
+          const following = await tenants.next();
+          return {
+            items,
+            continuationToken:
+              following.done === true ? undefined : encodeListToken({ t: following.value }),
+          };
+        }
+      } while (continuation !== undefined);
+    }
+    return { items, continuationToken: undefined };
+  }
+
+  async tenants(): Promise<readonly string[]> {
+    await this.ready();
+    const tenants: string[] = [];
+    for await (const tenantId of this.registryTenants(undefined, undefined)) tenants.push(tenantId);
+    return tenants;
+  }
+
+  // --- reads -------------------------------------------------------------------------------
+
+  private async pointRead(partitionKey: string, rowKey: string): Promise<Entity | undefined> {
+    this.metrics.requests += 1;
+    try {
+      const entity = await this.client.getEntity(partitionKey, rowKey);
+      this.metrics.entitiesRead += 1;
+      return entity;
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    }
+  }
+
+  /** Every page of a query, one round trip each, counted. */
+  private async *pages(filter: string): AsyncGenerator<readonly Entity[]> {
+    const pages = this.client.listEntities({ queryOptions: { filter } }).byPage();
+    for (;;) {
+      // NOTE: the SDK asks the service only while it holds a continuation token, so a round trip
+      // is counted per page returned.
+      const next = await pages.next();
+      if (next.done === true) return;
+      this.metrics.requests += 1;
+      this.metrics.entitiesRead += next.value.length;
+      yield next.value;
+    }
+  }
+
+  /** One page of at most `maxPageSize`, from `continuationToken` (the SDK's own token). */
+  private async page(
+    filter: string,
+    maxPageSize: number,
+    continuationToken: string | undefined,
+  ): Promise<{ entities: readonly Entity[]; continuationToken: string | undefined }> {
+    const pages = this.client
+      .listEntities({ queryOptions: { filter } })
+      .byPage(
+        continuationToken === undefined ? { maxPageSize } : { maxPageSize, continuationToken },
+      );
+    const next = await pages.next();
+    if (next.done === true) return { entities: [], continuationToken: undefined };
+    this.metrics.requests += 1;
+    this.metrics.entitiesRead += next.value.length;
+    return { entities: next.value, continuationToken: next.value.continuationToken };
+  }
+
+  /** Tenants in the registry from `from` (inclusive) on, in RowKey order, a page at a time. */
+  private async *registryTenants(
+    from: string | undefined,
+    onInvalid: ((problem: InvalidRow) => void) | undefined,
+  ): AsyncGenerator<string> {
+    const lowest = from === undefined ? rowKeyRanges.tenant.from : rowKeys.tenant(from);
+    const filter = odata`PartitionKey eq ${registryPartitionKey} and RowKey ge ${lowest} and RowKey lt ${rowKeyRanges.tenant.below}`;
+    for await (const page of this.pages(filter)) {
+      for (const entity of page) {
+        const reading = readRegistryRow(entity);
+        if (reading.ok) yield reading.tenantId;
+        else onInvalid?.(reading.problem);
+      }
+    }
+  }
+
+  private subscriptionsFilter(tenantId: string, status: SubscriptionStatus | undefined): string {
+    const { from, below } = rowKeyRanges.subscription;
+    return status === undefined
+      ? odata`PartitionKey eq ${tenantId} and RowKey ge ${from} and RowKey lt ${below}`
+      : odata`PartitionKey eq ${tenantId} and RowKey ge ${from} and RowKey lt ${below} and status eq ${status}`;
+  }
+
+  private async followGraphIndex(
+    tenantId: string,
+    index: Entity,
+    graphSubscriptionId: string,
+  ): Promise<StoredSubscription | undefined> {
+    const pointer = readGraphIndexRow(index);
+    if (!pointer.ok) return undefined;
+    const subscription = await this.get(tenantId, pointer.key);
+    // A stale index (Graph id since changed) is as good as none.
+    return subscription?.graphSubscriptionId === graphSubscriptionId ? subscription : undefined;
+  }
+
+  // --- writes ------------------------------------------------------------------------------
+
+  /** The action that fails (404) unless the state the token was issued for is still current. */
+  private conditionOf(tenantId: string, key: string, token: ConcurrencyToken): TransactionAction {
+    return [
+      'delete',
+      { partitionKey: tenantId, rowKey: rowKeys.due(token.nextActionAt, key, token.revision) },
+    ];
+  }
+
+  private async register(tenantId: string, key: string): Promise<void> {
+    if (this.registered.has(tenantId)) return;
+    await this.options.faults?.beforeWrite?.('registry', { tenantId, key });
+    this.metrics.requests += 1;
+    await this.client.upsertEntity(toRegistryRow(tenantId), 'Merge');
+    this.registered.add(tenantId);
+  }
+
+  private async commit(tenantId: string, key: string, actions: TransactionAction[]): Promise<void> {
+    await this.options.faults?.beforeWrite?.('transaction', { tenantId, key });
+    this.metrics.requests += 1;
+    try {
+      await this.client.submitTransaction(actions);
+    } catch (e) {
+      const status = statusOf(e);
+      if (status === 409 || status === 412)
+        throw new StoreConflictError(tenantId, key, { cause: e });
+      if (status === 404) throw await this.conflictOrNotFound(tenantId, key, e);
+      throw e;
+    }
+  }
+
+  /** After a failed condition: gone (`StoreNotFoundError`) or changed (`StoreConflictError`). */
+  private async conflictOrNotFound(tenantId: string, key: string, cause: unknown): Promise<Error> {
+    const row = isStorableKey(tenantId, key)
+      ? await this.pointRead(tenantId, rowKeys.subscription(key))
+      : undefined;
+    return row === undefined
+      ? new StoreNotFoundError(tenantId, key, { cause })
+      : new StoreConflictError(tenantId, key, { cause });
+  }
+
+  private ready(): Promise<void> {
+    if (this.options.createTable === false) return Promise.resolve();
+    // NOTE: one creation per instance; a failed attempt is forgotten so the next call retries.
+    this.tableReady ??= createTableIfMissing(this.client).catch((e: unknown) => {
+      this.tableReady = undefined;
+      throw e;
+    });
+    return this.tableReady;
+  }
+}
