@@ -132,9 +132,21 @@ export const settingsCatalog: readonly SettingDoc[] = [
     description: 'Tenants swept at the same time.',
   },
   {
+    name: 'LIFECYCLE_INLINE_BUDGET_MS',
+    default: '2000',
+    description:
+      'How long the lifecycle endpoint acts on recorded events before it answers 202; the sweep finishes the rest. Graph wants an answer within 3 seconds.',
+  },
+  {
+    name: 'LIFECYCLE_MAX_BODY_BYTES',
+    default: '1048576',
+    description: 'Largest lifecycle notification body accepted; larger ones get 413.',
+  },
+  {
     name: 'GRAPH_TIMEOUT_MS',
-    default: '10000',
-    description: 'Timeout of one Graph call, retries excluded.',
+    default: '30000',
+    description:
+      'Time budget of one Graph call, its retries and Retry-After waits included; what is left is retried by the next sweep.',
   },
 ];
 
@@ -169,6 +181,10 @@ export interface Config {
     readonly tenantsInParallel: number;
   };
   readonly graphTimeoutMs: number;
+  readonly lifecycle: {
+    readonly inlineBudgetMs: number;
+    readonly maxBodyBytes: number;
+  };
 }
 
 export interface ConfigProblem {
@@ -303,7 +319,9 @@ const envSchema = z
     GRAPH_APP_WRITES_PER_20S: integerText(1, 2000, 1800),
     SWEEP_CONCURRENCY_PER_TENANT: integerText(1, 64, 8),
     SWEEP_TENANTS_IN_PARALLEL: integerText(1, 64, 4),
-    GRAPH_TIMEOUT_MS: integerText(1000, 120_000, 10_000),
+    GRAPH_TIMEOUT_MS: integerText(1000, 120_000, 30_000),
+    LIFECYCLE_INLINE_BUDGET_MS: integerText(0, 2500, 2000),
+    LIFECYCLE_MAX_BODY_BYTES: integerText(1024, 16 * 1024 * 1024, 1024 * 1024),
   })
   .superRefine((s, ctx) => {
     if (s.STORAGE_CONNECTION === undefined && s.AzureWebJobsStorage === undefined) {
@@ -383,6 +401,10 @@ export function loadConfig(env: Environment = process.env): Config {
       tenantsInParallel: s.SWEEP_TENANTS_IN_PARALLEL,
     },
     graphTimeoutMs: s.GRAPH_TIMEOUT_MS,
+    lifecycle: {
+      inlineBudgetMs: s.LIFECYCLE_INLINE_BUDGET_MS,
+      maxBodyBytes: s.LIFECYCLE_MAX_BODY_BYTES,
+    },
   });
 }
 

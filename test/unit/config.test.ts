@@ -39,7 +39,8 @@ describe('loadConfig', () => {
         concurrencyPerTenant: 8,
         tenantsInParallel: 4,
       },
-      graphTimeoutMs: 10_000,
+      graphTimeoutMs: 30_000,
+      lifecycle: { inlineBudgetMs: 2000, maxBodyBytes: 1_048_576 },
     });
   });
 

@@ -1,0 +1,30 @@
+import { app, InvocationContext, Timer } from '@azure/functions';
+import { appDependencies } from '../shared/composition';
+import { loadConfig } from '../shared/config';
+import { runSweep, type SweepSummary } from '../shared/renewal/sweep';
+import { invocationLogger } from './support/invocationLogger';
+
+/**
+ * Timer: keeps every managed subscription alive (renew, recreate, reauthorize, delete).
+ * The schedule is SWEEP_SCHEDULE; invalid settings stop the app at start with one error.
+ */
+export async function sweepSubscriptions(
+  timer: Timer,
+  context: InvocationContext,
+): Promise<SweepSummary> {
+  const deps = await appDependencies();
+  if (timer.isPastDue) context.warn('sweep is running late (past due)');
+  const summary = await runSweep({ ...deps, log: invocationLogger(context) }, deps.sweepOptions);
+  if (summary.unexpectedErrors > 0) {
+    // NOTE: failing the invocation makes the run visible as failed in the host's monitoring.
+    throw new Error(`sweep finished with ${summary.unexpectedErrors} unexpected error(s)`);
+  }
+  return summary;
+}
+
+app.timer('sweepSubscriptions', {
+  schedule: loadConfig().sweep.schedule,
+  runOnStartup: false,
+  useMonitor: true,
+  handler: sweepSubscriptions,
+});

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from './clock';
+import { loadConfig, type Config } from './config';
+import { checkDefinition } from './graph/definitionChecks';
+import { createGraphSubscriptions } from './graph/createGraphSubscriptions';
+import type { GraphSubscriptions } from './graph/graphSubscriptions';
+import { maxLifetimeFor } from './graph/lifetimes';
+import { requiredPermissionsFor } from './graph/permissions';
+import type { LifecycleDeps } from './lifecycle/handleLifecycleNotifications';
+import { silentLogger } from './logger';
+import { defaultOutcomeTimings, type OutcomePolicy } from './renewal/outcomes';
+import type { SweepOptions } from './renewal/sweep';
+import { WritePacer, type PaceLimits } from './renewal/writePacer';
+import type { SubscriptionStore } from './store/subscriptionStore';
+import { TableSubscriptionStore } from './store/tableSubscriptionStore';
+
+/**
+ * The composition root: builds the app's dependencies once per worker, lazily, on the first
+ * invocation that needs them (never on the validation handshake path). Tests do not call it;
+ * they build their dependencies as literals with `coreDependencies`.
+ */
+
+export interface AppDependencies extends LifecycleDeps {
+  readonly config: Config;
+  readonly sweepOptions: SweepOptions;
+}
+
+/** The parts that differ between production, tests, the sandbox and benchmarks. */
+export interface CoreParts {
+  readonly config: Config;
+  readonly store: SubscriptionStore;
+  readonly graph: GraphSubscriptions;
+  readonly clock: Clock;
+  /** Overrides of Graph's subscription limits, e.g. a scaled window in benchmarks. */
+  readonly paceWindowMs?: number;
+  readonly instanceId?: string;
+  readonly inlineBudgetMs?: number;
+}
+
+/** Graph's subscription API limits (graph-facts 6.2) with the configured share of writes. */
+export function paceLimitsFor(config: Config, windowMs = 20_000): PaceLimits {
+  return {
+    windowMs,
+    write: {
+      perTenant: { limit: 500, budget: config.sweep.tenantWritesPer20s / 500 },
+      perApp: { limit: 2000, budget: config.sweep.appWritesPer20s / 2000 },
+    },
+    reauthorize: {
+      perTenant: { limit: 1000, budget: 0.9 },
+      perApp: { limit: 4000, budget: 0.9 },
+    },
+  };
+}
+
+export function policyFor(config: Config): OutcomePolicy {
+  return {
+    sweepPeriodMs: config.sweep.periodMs,
+    renewalMarginMs: config.sweep.renewalMarginMs,
+    maxLifetimeMinutes: (d) =>
+      maxLifetimeFor(d.resource, { includeResourceData: d.includeResourceData }).maxMinutes,
+    ...defaultOutcomeTimings,
+  };
+}
+
+/** Wires the core from its parts; the same wiring serves the functions, CLI, tests and benches. */
+export function coreDependencies(parts: CoreParts): AppDependencies {
+  const { config, clock } = parts;
+  return {
+    config,
+    store: parts.store,
+    graph: parts.graph,
+    clock,
+    policy: policyFor(config),
+    pacer: new WritePacer(clock, paceLimitsFor(config, parts.paceWindowMs)),
+    log: silentLogger,
+    instanceId: parts.instanceId ?? randomUUID(),
+    // NOTE: a claim must outlive the Graph call it guards, retries and waits included.
+    claimTtlMs: config.graphTimeoutMs + 30_000,
+    inlineBudgetMs: parts.inlineBudgetMs ?? config.lifecycle.inlineBudgetMs,
+    checkDefinition: (sub) =>
+      checkDefinition(
+        { ...sub.definition, clientState: sub.clientState },
+        {
+          cloud: config.graph.cloud,
+          defaultLifecycleNotificationUrl: config.lifecycleNotificationUrl,
+        },
+      ).map((p) => `${p.field}: ${p.message}`),
+    requiredPermissionsFor: (resource) => requiredPermissionsFor(resource),
+    sweepOptions: {
+      concurrencyPerTenant: config.sweep.concurrencyPerTenant,
+      tenantsInParallel: config.sweep.tenantsInParallel,
+    },
+  };
+}
+
+let built: Promise<AppDependencies> | undefined;
+
+/** The app's dependencies for this worker, built on first use. */
+export function appDependencies(): Promise<AppDependencies> {
+  built ??= buildAppDependencies().catch((e: unknown) => {
+    // NOTE: a failed build (storage unreachable at cold start) is retried on the next call.
+    built = undefined;
+    throw e;
+  });
+  return built;
+}
+
+function buildAppDependencies(): Promise<AppDependencies> {
+  const config = loadConfig();
+  const clock = systemClock;
+  return Promise.resolve(
+    coreDependencies({
+      config,
+      clock,
+      store: TableSubscriptionStore.fromConfig(config.storage),
+      graph: createGraphSubscriptions(config, {
+        clock,
+        retry: { timeoutMs: config.graphTimeoutMs },
+      }),
+    }),
+  );
+}

@@ -1,0 +1,184 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { recordLifecycleEvent } from '../renewal/outcomes';
+import { reconcileSubscription, type ActionReport, type ReconcileDeps } from '../renewal/reconcile';
+import { isStoreConflictError, isStoreNotFoundError } from '../store/subscriptionStore';
+import { lifecycleEvents, type StoredSubscription } from '../subscriptions/model';
+import type { LifecycleNotification } from './lifecyclePayload';
+
+/**
+ * What the lifecycle endpoint does with a valid collection (design.md section 4):
+ * 1. each item is matched to its subscription by Graph id (one point read) and its clientState
+ *    checked in constant time; an unknown id or a wrong clientState is logged and changes nothing;
+ * 2. the event is recorded on the row (due now, status set) in one conditional write: from
+ *    then on it is durable, and the sweep finishes whatever is not done here;
+ * 3. the recorded subscriptions are acted on inline, within a time budget; the answer does not
+ *    wait for more.
+ * Only an event that could not even be recorded makes the caller answer 5xx, so Graph retries.
+ */
+
+export interface LifecycleDeps extends ReconcileDeps {
+  /** How long inline actions may take before the endpoint answers. */
+  readonly inlineBudgetMs: number;
+}
+
+export interface LifecycleResult {
+  readonly received: number;
+  readonly recorded: number;
+  readonly ignored: number;
+  /** Events that could not be recorded: the endpoint answers 5xx so that Graph retries. */
+  readonly notRecorded: number;
+  /** Inline actions finished within the budget. */
+  readonly actions: readonly ActionReport[];
+  /** Recorded subscriptions whose action was left to the sweep. */
+  readonly deferred: number;
+}
+
+const maxRecordAttempts = 4;
+
+export async function handleLifecycleNotifications(
+  deps: LifecycleDeps,
+  notifications: readonly LifecycleNotification[],
+): Promise<LifecycleResult> {
+  const { log } = deps;
+  let ignored = 0;
+  let notRecorded = 0;
+  const recorded = new Map<string, StoredSubscription>();
+
+  for (const n of notifications) {
+    const where = { graphId: n.subscriptionId, event: n.lifecycleEvent ?? null };
+    if (n.lifecycleEvent === undefined) {
+      ignored++;
+      log.warn('lifecycle endpoint got an item without lifecycleEvent; ignored', where);
+      continue;
+    }
+    let outcome: 'recorded' | 'ignored';
+    try {
+      const result = await recordOne(deps, { ...n, lifecycleEvent: n.lifecycleEvent });
+      outcome = result === undefined ? 'ignored' : 'recorded';
+      if (result !== undefined) {
+        recorded.set(`${result.definition.tenantId}|${result.definition.key}`, result);
+      }
+    } catch (e) {
+      notRecorded++;
+      log.error('lifecycle event could not be recorded', {
+        ...where,
+        error: e instanceof Error ? e.name : 'unknown',
+      });
+      continue;
+    }
+    if (outcome === 'ignored') ignored++;
+  }
+
+  const actions = await actWithinBudget(deps, [...recorded.values()]);
+  return {
+    received: notifications.length,
+    recorded: recorded.size,
+    ignored,
+    notRecorded,
+    actions,
+    deferred: recorded.size - actions.length,
+  };
+}
+
+/** Returns the recorded row, or undefined when the item is not ours (unknown id, bad state). */
+async function recordOne(
+  deps: LifecycleDeps,
+  n: LifecycleNotification & { lifecycleEvent: string },
+): Promise<StoredSubscription | undefined> {
+  const { store, log, clock } = deps;
+  const where = { graphId: n.subscriptionId, event: n.lifecycleEvent };
+  let current = await store.findByGraphId(n.subscriptionId, n.tenantId);
+  if (current === undefined && n.tenantId !== undefined) {
+    // NOTE: a payload whose tenant field is wrong or absent still finds its subscription.
+    current = await store.findByGraphId(n.subscriptionId);
+  }
+  if (current === undefined) {
+    log.warn('lifecycle notification for an unknown subscription; ignored', where);
+    return undefined;
+  }
+  if (!sameSecret(n.clientState, current.clientState)) {
+    log.warn('lifecycle notification with a wrong clientState; ignored', {
+      ...where,
+      tenantId: current.definition.tenantId,
+      key: current.definition.key,
+    });
+    return undefined;
+  }
+  if (!(lifecycleEvents as readonly string[]).includes(n.lifecycleEvent)) {
+    log.warn('unknown lifecycle event; kept on record', {
+      ...where,
+      tenantId: current.definition.tenantId,
+      key: current.definition.key,
+    });
+  }
+  for (let attempt = 0; attempt < maxRecordAttempts; attempt++) {
+    try {
+      const written = await store.update(
+        recordLifecycleEvent(current, n.lifecycleEvent, clock.now()),
+        current.etag,
+      );
+      log.info('lifecycle event recorded', {
+        ...where,
+        tenantId: written.definition.tenantId,
+        key: written.definition.key,
+      });
+      if (written.resyncRequestedAt?.getTime() !== current.resyncRequestedAt?.getTime()) {
+        await deps.onResyncRequested?.(written);
+      }
+      return written;
+    } catch (e) {
+      if (isStoreNotFoundError(e)) return undefined;
+      if (!isStoreConflictError(e) || attempt === maxRecordAttempts - 1) throw e;
+      const fresh = await store.get(current.definition.tenantId, current.definition.key);
+      if (fresh === undefined || fresh.graphSubscriptionId !== n.subscriptionId) return undefined;
+      current = fresh;
+    }
+  }
+  return undefined;
+}
+
+async function actWithinBudget(
+  deps: LifecycleDeps,
+  subscriptions: readonly StoredSubscription[],
+): Promise<ActionReport[]> {
+  if (subscriptions.length === 0) return [];
+  const controller = new AbortController();
+  const finished: ActionReport[] = [];
+  const work = Promise.all(
+    subscriptions.map(async (sub) => {
+      try {
+        finished.push(await reconcileSubscription(deps, sub, { signal: controller.signal }));
+      } catch (e) {
+        // NOTE: the event is on record; the sweep retries what failed here.
+        if (!controller.signal.aborted) {
+          deps.log.warn('inline lifecycle action failed; left to the sweep', {
+            tenantId: sub.definition.tenantId,
+            key: sub.definition.key,
+            error: e instanceof Error ? e.name : 'unknown',
+          });
+        }
+      }
+    }),
+  );
+  const budget = deps.clock.sleep(deps.inlineBudgetMs, controller.signal).then(
+    () => 'budget' as const,
+    () => 'done' as const,
+  );
+  const first = await Promise.race([work.then(() => 'done' as const), budget]);
+  controller.abort(new Error('lifecycle inline budget spent'));
+  if (first === 'budget') {
+    deps.log.info('inline budget spent; the sweep finishes the rest', {
+      finished: finished.length,
+      total: subscriptions.length,
+    });
+  }
+  return [...finished];
+}
+
+/** Constant-time comparison, also when lengths differ (digests have a fixed length). */
+function sameSecret(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = createHash('sha256').update(given, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}

@@ -1,0 +1,494 @@
+import type { Clock } from '../clock';
+import { GraphError, isGraphError, localGraphErrorCodes } from '../graph/graphError';
+import type { GraphSubscription, GraphSubscriptions } from '../graph/graphSubscriptions';
+import type { Logger } from '../logger';
+import {
+  isClaimHeldError,
+  isStoreConflictError,
+  isStoreNotFoundError,
+  type SubscriptionStore,
+} from '../store/subscriptionStore';
+import type { ManagedSubscription, StoredSubscription } from '../subscriptions/model';
+import {
+  afterCreated,
+  afterFailure,
+  afterReauthorized,
+  afterRenewed,
+  afterWait,
+  type FailureFacts,
+  type OutcomePolicy,
+} from './outcomes';
+import { decide, type Decision, type DecisionKind } from './planRenewals';
+import type { WritePacer } from './writePacer';
+
+/**
+ * The imperative shell around the planner, for one subscription: decide, claim the row, call
+ * Graph, record the outcome. Used by the sweep and by the lifecycle endpoint, so renew,
+ * reauthorize and recreate have one implementation.
+ *
+ * Safety under overlap (two sweeps, a sweep and a lifecycle notification):
+ * - every Graph call is preceded by a claim, an ETag-conditional write; the loser of a race sees
+ *   the claim and skips, so one due time leads to one Graph call;
+ * - the outcome is written conditionally on the claimed row's ETag; when a lifecycle event was
+ *   recorded meanwhile, the fresh row is re-read and the same transition applied to it, so
+ *   neither the Graph result nor the event is lost;
+ * - a crash after the Graph call leaves the claim to expire; the next attempt finds Graph's copy
+ *   (409 on create -> adopt), so no second subscription appears.
+ */
+
+export interface ReconcileDeps {
+  readonly store: SubscriptionStore;
+  readonly graph: GraphSubscriptions;
+  readonly clock: Clock;
+  readonly policy: OutcomePolicy;
+  readonly pacer: WritePacer;
+  readonly log: Logger;
+  /** Claim owner: unique per worker instance. */
+  readonly instanceId: string;
+  /** How long a claim holds the row while Graph is called. */
+  readonly claimTtlMs: number;
+  /** Problems with a definition that Graph would reject; checked before every create. */
+  readonly checkDefinition?: (subscription: ManagedSubscription) => readonly string[];
+  /** The Graph permissions a resource needs, named on 403s. */
+  readonly requiredPermissionsFor?: (resource: string) => readonly string[];
+  /** Told when a write requested a resync of the owning application. */
+  readonly onResyncRequested?: (subscription: ManagedSubscription) => Promise<void>;
+}
+
+export type ActionOutcome = 'succeeded' | 'failed' | 'skipped' | 'raced';
+
+export interface ActionReport {
+  readonly tenantId: string;
+  readonly key: string;
+  readonly graphId: string | undefined;
+  readonly action: DecisionKind | 'adopt';
+  readonly outcome: ActionOutcome;
+  readonly ms: number;
+  readonly code?: string | undefined;
+  readonly status?: number | undefined;
+  /** The state after the action, when one was written. */
+  readonly subscription?: StoredSubscription | undefined;
+}
+
+export interface ReconcileOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** Rounds of decide-act per call: a 404 on renew is followed by the recreate in the same call. */
+const maxRounds = 3;
+/** Re-reads after losing a conditional write before giving up to the next sweep. */
+const maxWriteRetries = 5;
+
+type Transition = (read: ManagedSubscription, now: Date) => ManagedSubscription;
+
+export async function reconcileSubscription(
+  deps: ReconcileDeps,
+  start: StoredSubscription,
+  options: ReconcileOptions = {},
+): Promise<ActionReport> {
+  let current: StoredSubscription = start;
+  let report: ActionReport | undefined;
+  for (let round = 0; round < maxRounds; round++) {
+    const step = await reconcileOnce(deps, current, options);
+    report = step.report;
+    if (step.continueWith === undefined) return report;
+    current = step.continueWith;
+  }
+  return report ?? skipped(start, 'none', deps.clock.now());
+}
+
+interface Step {
+  readonly report: ActionReport;
+  /** Set when the state written calls for another action at once (e.g. recreate after 404). */
+  readonly continueWith?: StoredSubscription | undefined;
+}
+
+async function reconcileOnce(
+  deps: ReconcileDeps,
+  read: StoredSubscription,
+  options: ReconcileOptions,
+): Promise<Step> {
+  const { clock, store, policy } = deps;
+  const startedAt = clock.now();
+  const decision = decide(read, startedAt, policy, { claimOwner: deps.instanceId });
+
+  if (decision.kind === 'none' || decision.kind === 'wait') {
+    return { report: await reschedule(deps, read, decision, startedAt) };
+  }
+
+  // NOTE: the pace slot is taken before the claim, so a claim never expires while its holder
+  // waits for the pacer; a slot lost to a claim race costs pace, never a Graph call.
+  if (decision.kind !== 'delete' || read.graphSubscriptionId !== undefined) {
+    const paced = decision.kind === 'reauthorize' ? 'reauthorize' : 'write';
+    await deps.pacer.acquire(paced, read.definition.tenantId, options.signal);
+  }
+  const claimedAt = clock.now();
+  let claimed: StoredSubscription;
+  try {
+    claimed = await store.claim(
+      read,
+      deps.instanceId,
+      claimedAt,
+      new Date(claimedAt.getTime() + deps.claimTtlMs),
+    );
+  } catch (e) {
+    if (isClaimHeldError(e) || isStoreNotFoundError(e)) {
+      return { report: skipped(read, decision.kind, startedAt, clock.now()) };
+    }
+    if (isStoreConflictError(e)) {
+      // Another writer changed it since we read it: re-read and decide again.
+      const fresh = await store.get(read.definition.tenantId, read.definition.key);
+      if (fresh === undefined)
+        return { report: skipped(read, decision.kind, startedAt, clock.now()) };
+      return { report: raced(read, decision.kind, startedAt, clock.now()), continueWith: fresh };
+    }
+    throw e;
+  }
+
+  const performed = await perform(deps, claimed, decision, startedAt, options);
+  if (performed.deleted === true) {
+    return {
+      report: report(claimed, 'delete', 'succeeded', startedAt, clock.now(), undefined),
+    };
+  }
+  const written = await writeOutcome(deps, claimed, performed.transition);
+  const finishedAt = clock.now();
+  if (written === undefined) {
+    return { report: raced(claimed, performed.action, startedAt, finishedAt) };
+  }
+  if (
+    written.resyncRequestedAt !== undefined &&
+    written.resyncRequestedAt.getTime() !== read.resyncRequestedAt?.getTime()
+  ) {
+    await deps.onResyncRequested?.(written);
+  }
+  const outcome: ActionOutcome = performed.failure === undefined ? 'succeeded' : 'failed';
+  const result = report(
+    claimed,
+    performed.action,
+    outcome,
+    startedAt,
+    finishedAt,
+    performed.failure,
+    written,
+  );
+  logReport(deps.log, result);
+  // A 404 on renew leaves it `removed` and due now: recreate in the same call.
+  const again = decide(written, clock.now(), policy, { claimOwner: deps.instanceId });
+  const continueWith =
+    again.kind === 'create' && performed.failure?.status === 404 ? written : undefined;
+  return { report: result, continueWith };
+}
+
+interface Performed {
+  readonly action: DecisionKind | 'adopt';
+  readonly transition: Transition;
+  readonly failure?: FailureFacts | undefined;
+  readonly deleted?: boolean;
+}
+
+async function perform(
+  deps: ReconcileDeps,
+  claimed: StoredSubscription,
+  decision: Exclude<Decision, { kind: 'none' } | { kind: 'wait' }>,
+  startedAt: Date,
+  options: ReconcileOptions,
+): Promise<Performed> {
+  const { graph, policy } = deps;
+  const { definition } = claimed;
+  const tenantId = definition.tenantId;
+  const call = { abortSignal: options.signal };
+  const failed = (action: DecisionKind | 'adopt', e: unknown): Performed => {
+    const failure = failureFacts(e, definition.resource, deps);
+    return {
+      action,
+      failure,
+      transition: (sub, now) => afterFailure(sub, decision.kind, failure, now, startedAt, policy),
+    };
+  };
+
+  switch (decision.kind) {
+    case 'create': {
+      const problems = deps.checkDefinition?.(claimed) ?? [];
+      if (problems.length > 0) {
+        return failed(
+          'create',
+          new GraphError({
+            status: 0,
+            code: localGraphErrorCodes.invalidDefinition,
+            message: `Invalid definition: ${problems.join('; ')}`,
+          }),
+        );
+      }
+      const request = {
+        resource: definition.resource,
+        changeType: definition.changeType,
+        notificationUrl: definition.notificationUrl,
+        lifecycleNotificationUrl: definition.lifecycleNotificationUrl,
+        expirationDateTime: decision.expirationDateTime,
+        // NOTE: clientState is fixed when the row is stored, before any create, so a subscription
+        // adopted after a crash carries the clientState we hold.
+        clientState: claimed.clientState,
+        includeResourceData: definition.includeResourceData,
+        encryptionCertificate: definition.encryptionCertificate,
+        encryptionCertificateId: definition.encryptionCertificateId,
+        latestSupportedTlsVersion: definition.latestSupportedTlsVersion,
+      };
+      try {
+        const created = await graph.create(tenantId, request, call);
+        return {
+          action: 'create',
+          transition: (sub, now) =>
+            afterCreated(sub, created, decision.reason, now, startedAt, policy),
+        };
+      } catch (e) {
+        if (!(isGraphError(e) && e.status === 409)) return failed('create', e);
+        return adopt(deps, claimed, decision, startedAt, options, e);
+      }
+    }
+    case 'renew': {
+      const id = claimed.graphSubscriptionId ?? '';
+      try {
+        const renewed = await graph.update(
+          tenantId,
+          id,
+          { expirationDateTime: decision.expirationDateTime },
+          call,
+        );
+        return {
+          action: 'renew',
+          transition: (sub, now) => afterRenewed(sub, renewed, now, startedAt, policy),
+        };
+      } catch (e) {
+        return failed('renew', e);
+      }
+    }
+    case 'reauthorize': {
+      const id = claimed.graphSubscriptionId ?? '';
+      try {
+        await graph.reauthorize(tenantId, id, call);
+        return {
+          action: 'reauthorize',
+          transition: (sub, now) => afterReauthorized(sub, now, startedAt, policy),
+        };
+      } catch (e) {
+        return failed('reauthorize', e);
+      }
+    }
+    case 'delete': {
+      try {
+        if (claimed.graphSubscriptionId !== undefined) {
+          await graph.delete(tenantId, claimed.graphSubscriptionId, call);
+        }
+      } catch (e) {
+        // 404: Graph no longer has it, which is what a delete wants.
+        if (!(isGraphError(e) && e.status === 404)) return failed('delete', e);
+      }
+      await deleteRows(deps, claimed);
+      return { action: 'delete', transition: (sub) => sub, deleted: true };
+    }
+  }
+}
+
+/**
+ * 409 on create: Graph already has a subscription for this resource and change type, typically
+ * one we created just before a crash. Find it with one list call and adopt it when its
+ * notification URL matches ours; then renew it, which also proves it is this app's.
+ */
+async function adopt(
+  deps: ReconcileDeps,
+  claimed: StoredSubscription,
+  decision: Extract<Decision, { kind: 'create' }>,
+  startedAt: Date,
+  options: ReconcileOptions,
+  conflict: GraphError,
+): Promise<Performed> {
+  const { graph, pacer, policy } = deps;
+  const { definition } = claimed;
+  const tenantId = definition.tenantId;
+  const failedWith = (facts: FailureFacts): Performed => ({
+    action: 'adopt',
+    failure: facts,
+    transition: (sub, now) => afterFailure(sub, 'create', facts, now, startedAt, policy),
+  });
+  try {
+    let existing: GraphSubscription | undefined;
+    for await (const candidate of graph.list(tenantId, { abortSignal: options.signal })) {
+      if (
+        candidate.resource.toLowerCase() === definition.resource.toLowerCase() &&
+        sameChangeTypes(candidate.changeType, definition.changeType)
+      ) {
+        existing = candidate;
+        break;
+      }
+    }
+    if (existing?.notificationUrl !== definition.notificationUrl) {
+      return failedWith(failureFacts(conflict, definition.resource, deps));
+    }
+    await pacer.acquire('write', tenantId, options.signal);
+    const renewed = await graph.update(
+      tenantId,
+      existing.id,
+      { expirationDateTime: decision.expirationDateTime },
+      {
+        abortSignal: options.signal,
+      },
+    );
+    return {
+      action: 'adopt',
+      transition: (sub, now) => afterCreated(sub, renewed, decision.reason, now, startedAt, policy),
+    };
+  } catch (e) {
+    return failedWith(failureFacts(e, definition.resource, deps));
+  }
+}
+
+/** Writes `transition(row)` conditionally; on a lost race re-reads and applies it again. */
+async function writeOutcome(
+  deps: ReconcileDeps,
+  claimed: StoredSubscription,
+  transition: Transition,
+): Promise<StoredSubscription | undefined> {
+  let read: StoredSubscription = claimed;
+  for (let attempt = 0; attempt < maxWriteRetries; attempt++) {
+    const next = transition(read, deps.clock.now());
+    try {
+      return await deps.store.update(next, read.etag);
+    } catch (e) {
+      if (isStoreNotFoundError(e)) return undefined;
+      if (!isStoreConflictError(e)) throw e;
+      const fresh = await deps.store.get(read.definition.tenantId, read.definition.key);
+      if (fresh === undefined) return undefined;
+      read = fresh;
+    }
+  }
+  deps.log.warn('outcome not recorded after repeated races; the next sweep retries', {
+    tenantId: claimed.definition.tenantId,
+    key: claimed.definition.key,
+  });
+  return undefined;
+}
+
+async function deleteRows(deps: ReconcileDeps, claimed: StoredSubscription): Promise<void> {
+  let read: StoredSubscription | undefined = claimed;
+  for (let attempt = 0; attempt < maxWriteRetries && read !== undefined; attempt++) {
+    try {
+      await deps.store.delete(read, read.etag);
+      return;
+    } catch (e) {
+      if (isStoreNotFoundError(e)) return;
+      if (!isStoreConflictError(e)) throw e;
+      read = await deps.store.get(claimed.definition.tenantId, claimed.definition.key);
+      if (read !== undefined && read.status !== 'deleting') return;
+    }
+  }
+}
+
+async function reschedule(
+  deps: ReconcileDeps,
+  read: StoredSubscription,
+  decision: Extract<Decision, { kind: 'none' } | { kind: 'wait' }>,
+  startedAt: Date,
+): Promise<ActionReport> {
+  if (decision.kind === 'wait' && decision.reason === 'claimed') {
+    // NOTE: no write: the claim's holder writes next, and our write would make it lose its race.
+    return skipped(read, 'wait', startedAt, deps.clock.now());
+  }
+  const until = decision.kind === 'wait' ? decision.until : decision.nextActionAt;
+  // A `missed` event needs no Graph call: it is done once the resync request is on record.
+  const settledEvent = read.pendingEvent?.name === 'missed';
+  if (until.getTime() === read.nextActionAt.getTime() && !settledEvent) {
+    return skipped(read, decision.kind, startedAt, deps.clock.now());
+  }
+  const written = await writeOutcome(deps, read, (sub, now) => ({
+    ...afterWait(sub, until, now),
+    pendingEvent: sub.pendingEvent?.name === 'missed' ? undefined : sub.pendingEvent,
+  }));
+  return written === undefined
+    ? raced(read, decision.kind, startedAt, deps.clock.now())
+    : report(read, decision.kind, 'succeeded', startedAt, deps.clock.now(), undefined, written);
+}
+
+function failureFacts(e: unknown, resource: string, deps: ReconcileDeps): FailureFacts {
+  if (!isGraphError(e)) throw e;
+  const requiredPermissions =
+    e.requiredPermissions ??
+    (e.status === 403 || e.status === 401 ? deps.requiredPermissionsFor?.(resource) : undefined);
+  return {
+    status: e.status,
+    code: e.code,
+    message: e.message,
+    retryAfterMs: e.retryAfterMs,
+    requiredPermissions,
+  };
+}
+
+function sameChangeTypes(a: string, b: string): boolean {
+  const set = (s: string) =>
+    [
+      ...new Set(
+        s
+          .toLowerCase()
+          .split(',')
+          .map((x) => x.trim()),
+      ),
+    ]
+      .sort()
+      .join(',');
+  return set(a) === set(b);
+}
+
+function report(
+  sub: ManagedSubscription,
+  action: DecisionKind | 'adopt',
+  outcome: ActionOutcome,
+  startedAt: Date,
+  finishedAt: Date,
+  failure: FailureFacts | undefined,
+  written?: StoredSubscription,
+): ActionReport {
+  return {
+    tenantId: sub.definition.tenantId,
+    key: sub.definition.key,
+    graphId: written?.graphSubscriptionId ?? sub.graphSubscriptionId,
+    action,
+    outcome,
+    ms: finishedAt.getTime() - startedAt.getTime(),
+    code: failure?.code,
+    status: failure?.status,
+    subscription: written,
+  };
+}
+
+function skipped(
+  sub: ManagedSubscription,
+  action: DecisionKind,
+  startedAt: Date,
+  finishedAt: Date = startedAt,
+): ActionReport {
+  return report(sub, action, 'skipped', startedAt, finishedAt, undefined);
+}
+
+function raced(
+  sub: ManagedSubscription,
+  action: DecisionKind | 'adopt',
+  startedAt: Date,
+  finishedAt: Date,
+): ActionReport {
+  return report(sub, action, 'raced', startedAt, finishedAt, undefined);
+}
+
+function logReport(log: Logger, r: ActionReport): void {
+  const properties = {
+    tenantId: r.tenantId,
+    key: r.key,
+    graphId: r.graphId,
+    action: r.action,
+    outcome: r.outcome,
+    ms: r.ms,
+    code: r.code,
+    status: r.status,
+  };
+  if (r.outcome === 'failed') log.warn('subscription action failed', properties);
+  else log.info('subscription action', properties);
+}
