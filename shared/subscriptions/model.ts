@@ -62,7 +62,11 @@ export const subscriptionDefinitionSchema = z
     key: z.string().regex(subscriptionKeyPattern, {
       message: '1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
     }),
-    tenantId: z.string().regex(tenantIdPattern, { message: 'must be a tenant id (GUID)' }),
+    // NOTE: lower-cased so a lifecycle payload's tenant id finds its partition whatever the case.
+    tenantId: z
+      .string()
+      .regex(tenantIdPattern, { message: 'must be a tenant id (GUID)' })
+      .transform((v) => v.toLowerCase()),
     resource: z
       .string()
       .min(1)
