@@ -9,6 +9,7 @@ import {
   type OutcomePolicy,
 } from '../../shared/renewal/outcomes';
 import type { ManagedSubscription } from '../../shared/subscriptions/model';
+import { aSubscription, type SubscriptionOverrides } from '../support/subscriptionMother';
 
 const t0 = new Date('2026-11-22T12:00:00.000Z');
 const min = (n: number) => n * 60_000;
@@ -21,34 +22,15 @@ const policy: OutcomePolicy = {
   ...defaultOutcomeTimings,
 };
 
-function subscription(overrides: Partial<ManagedSubscription> = {}): ManagedSubscription {
-  return {
-    definition: {
-      key: 'orders-mail',
-      tenantId: '84bd8158-6d4d-4958-8b9f-9d6445542f95',
-      resource: 'users/622eaaff-0683-4862-9de4-f2ec83c2bd98/messages',
-      changeType: 'created',
-      notificationUrl: 'https://hooks.example.com/notify',
-      includeResourceData: false,
-    },
-    clientState: 'state',
-    graphSubscriptionId: 'g-1',
+function subscription(overrides: SubscriptionOverrides = {}): ManagedSubscription {
+  return aSubscription({
     expiresAt: at(60 * 24),
-    status: 'active',
     nextActionAt: t0,
-    failureCount: 0,
-    lastError: undefined,
     lastRenewedAt: undefined,
-    lastReauthorizedAt: undefined,
-    generation: 1,
-    resyncRequestedAt: undefined,
-    resyncReason: undefined,
-    pendingEvent: undefined,
-    claim: undefined,
     createdAt: at(-60),
     updatedAt: at(-60),
     ...overrides,
-  };
+  });
 }
 
 describe('classifyFailure', () => {

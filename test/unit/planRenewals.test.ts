@@ -6,6 +6,11 @@ import {
   type RenewalPolicy,
 } from '../../shared/renewal/planRenewals';
 import type { ManagedSubscription, SubscriptionDefinition } from '../../shared/subscriptions/model';
+import {
+  aDefinition,
+  aSubscription,
+  type SubscriptionOverrides,
+} from '../support/subscriptionMother';
 
 const t0 = new Date('2026-11-22T12:00:00.000Z');
 const min = (n: number) => n * 60_000;
@@ -19,39 +24,18 @@ const policy: RenewalPolicy = {
 };
 
 function definition(overrides: Partial<SubscriptionDefinition> = {}): SubscriptionDefinition {
-  return {
-    key: 'orders-mail',
-    tenantId: '84bd8158-6d4d-4958-8b9f-9d6445542f95',
-    resource: 'users/622eaaff-0683-4862-9de4-f2ec83c2bd98/messages',
-    changeType: 'created,updated',
-    notificationUrl: 'https://hooks.example.com/notify',
-    lifecycleNotificationUrl: 'https://keeper.example.com/api/lifecycle',
-    includeResourceData: false,
-    ...overrides,
-  };
+  return aDefinition(overrides);
 }
 
-function subscription(overrides: Partial<ManagedSubscription> = {}): ManagedSubscription {
-  return {
-    definition: definition(),
-    clientState: 'state',
-    graphSubscriptionId: 'g-1',
+function subscription(overrides: SubscriptionOverrides = {}): ManagedSubscription {
+  return aSubscription({
     expiresAt: at(7 * 24 * 60),
-    status: 'active',
     nextActionAt: t0,
-    failureCount: 0,
-    lastError: undefined,
     lastRenewedAt: undefined,
-    lastReauthorizedAt: undefined,
-    generation: 1,
-    resyncRequestedAt: undefined,
-    resyncReason: undefined,
-    pendingEvent: undefined,
-    claim: undefined,
     createdAt: at(-60),
     updatedAt: at(-60),
     ...overrides,
-  };
+  });
 }
 
 describe('expiryFor and renewalDueAt', () => {
