@@ -270,95 +270,94 @@ function integerText(min: number, max: number, fallback: number) {
   );
 }
 
-const envSchema = z
-  .object({
-    AzureWebJobsStorage: optionalText,
-    STORAGE_CONNECTION: optionalText,
-    SUBSCRIPTIONS_TABLE: withText(
-      z
-        .string()
-        .trim()
-        .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, {
-          message: 'must be 3 to 63 letters or digits, starting with a letter',
-        })
-        .default('subscriptions'),
-    ),
-    GRAPH_CLOUD: withText(
-      z
-        .enum(graphClouds, { message: `must be one of ${graphClouds.join(', ')}` })
-        .default('global'),
-    ),
-    GRAPH_BASE_URL: withText(httpsUrl.optional()),
-    GRAPH_API_VERSION: withText(
-      z
-        .enum(graphApiVersions, { message: `must be one of ${graphApiVersions.join(', ')}` })
-        .default('v1.0'),
-    ),
-    AZURE_TENANT_ID: withText(
-      z
-        .string()
-        .trim()
-        .regex(/^[A-Za-z0-9.-]+$/, { message: 'must be a tenant GUID or domain name' })
-        .optional(),
-    ),
-    AZURE_CLIENT_ID: withText(
-      z
-        .string()
-        .trim()
-        .regex(/^[0-9a-fA-F-]{36}$/, { message: 'must be a client id (GUID)' })
-        .optional(),
-    ),
-    AZURE_CLIENT_SECRET: optionalText,
-    AZURE_CLIENT_CERTIFICATE_PATH: optionalText,
-    AZURE_AUTHORITY_HOST: withText(httpsUrl.optional()),
-    AZURE_DISABLE_INSTANCE_DISCOVERY: withText(booleanText.default(false)),
-    LIFECYCLE_NOTIFICATION_URL: withText(httpsUrl.optional()),
-    SWEEP_SCHEDULE: withText(ncrontab.default('0 */5 * * * *')),
-    RENEWAL_MARGIN_MINUTES: integerText(0, 60, 5),
-    GRAPH_TENANT_WRITES_PER_20S: integerText(1, 500, 450),
-    GRAPH_APP_WRITES_PER_20S: integerText(1, 2000, 1800),
-    SWEEP_CONCURRENCY_PER_TENANT: integerText(1, 64, 8),
-    SWEEP_TENANTS_IN_PARALLEL: integerText(1, 64, 4),
-    GRAPH_TIMEOUT_MS: integerText(1000, 120_000, 30_000),
-    LIFECYCLE_INLINE_BUDGET_MS: integerText(0, 2500, 2000),
-    LIFECYCLE_MAX_BODY_BYTES: integerText(1024, 16 * 1024 * 1024, 1024 * 1024),
-  })
-  .superRefine((s, ctx) => {
-    if (s.STORAGE_CONNECTION === undefined && s.AzureWebJobsStorage === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['STORAGE_CONNECTION'],
-        message:
-          'is required (or set AzureWebJobsStorage); use UseDevelopmentStorage=true for Azurite',
-      });
-    }
-    const usesAppCredential =
-      s.AZURE_CLIENT_SECRET !== undefined || s.AZURE_CLIENT_CERTIFICATE_PATH !== undefined;
-    if (usesAppCredential && s.AZURE_TENANT_ID === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['AZURE_TENANT_ID'],
-        message: 'is required with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH',
-      });
-    }
-    if (usesAppCredential && s.AZURE_CLIENT_ID === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['AZURE_CLIENT_ID'],
-        message: 'is required with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH',
-      });
-    }
-    if (s.AZURE_CLIENT_SECRET !== undefined && s.AZURE_CLIENT_CERTIFICATE_PATH !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['AZURE_CLIENT_CERTIFICATE_PATH'],
-        message: 'set either AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, not both',
-      });
-    }
-  });
+const envSchema = z.object({
+  AzureWebJobsStorage: optionalText,
+  STORAGE_CONNECTION: optionalText,
+  SUBSCRIPTIONS_TABLE: withText(
+    z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, {
+        message: 'must be 3 to 63 letters or digits, starting with a letter',
+      })
+      .default('subscriptions'),
+  ),
+  GRAPH_CLOUD: withText(
+    z.enum(graphClouds, { message: `must be one of ${graphClouds.join(', ')}` }).default('global'),
+  ),
+  GRAPH_BASE_URL: withText(httpsUrl.optional()),
+  GRAPH_API_VERSION: withText(
+    z
+      .enum(graphApiVersions, { message: `must be one of ${graphApiVersions.join(', ')}` })
+      .default('v1.0'),
+  ),
+  AZURE_TENANT_ID: withText(
+    z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9.-]+$/, { message: 'must be a tenant GUID or domain name' })
+      .optional(),
+  ),
+  AZURE_CLIENT_ID: withText(
+    z
+      .string()
+      .trim()
+      .regex(/^[0-9a-fA-F-]{36}$/, { message: 'must be a client id (GUID)' })
+      .optional(),
+  ),
+  AZURE_CLIENT_SECRET: optionalText,
+  AZURE_CLIENT_CERTIFICATE_PATH: optionalText,
+  AZURE_AUTHORITY_HOST: withText(httpsUrl.optional()),
+  AZURE_DISABLE_INSTANCE_DISCOVERY: withText(booleanText.default(false)),
+  LIFECYCLE_NOTIFICATION_URL: withText(httpsUrl.optional()),
+  SWEEP_SCHEDULE: withText(ncrontab.default('0 */5 * * * *')),
+  RENEWAL_MARGIN_MINUTES: integerText(0, 60, 5),
+  GRAPH_TENANT_WRITES_PER_20S: integerText(1, 500, 450),
+  GRAPH_APP_WRITES_PER_20S: integerText(1, 2000, 1800),
+  SWEEP_CONCURRENCY_PER_TENANT: integerText(1, 64, 8),
+  SWEEP_TENANTS_IN_PARALLEL: integerText(1, 64, 4),
+  GRAPH_TIMEOUT_MS: integerText(1000, 120_000, 30_000),
+  LIFECYCLE_INLINE_BUDGET_MS: integerText(0, 2500, 2000),
+  LIFECYCLE_MAX_BODY_BYTES: integerText(1024, 16 * 1024 * 1024, 1024 * 1024),
+});
 
 /** The environment as the Functions host gives it: names to optional strings. */
 export type Environment = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Rules across settings. Checked on the raw values, apart from the schema, because zod skips
+ * object-level refinements once any field fails, and every bad key must be named at once.
+ */
+function crossSettingProblems(env: Environment): ConfigProblem[] {
+  const set = (name: string) => {
+    const v = env[name];
+    return typeof v === 'string' && v.trim() !== '';
+  };
+  const problems: ConfigProblem[] = [];
+  if (!set('STORAGE_CONNECTION') && !set('AzureWebJobsStorage')) {
+    problems.push({
+      key: 'STORAGE_CONNECTION',
+      message:
+        'is required (or set AzureWebJobsStorage); use UseDevelopmentStorage=true for Azurite',
+    });
+  }
+  const usesAppCredential = set('AZURE_CLIENT_SECRET') || set('AZURE_CLIENT_CERTIFICATE_PATH');
+  for (const key of ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID']) {
+    if (usesAppCredential && !set(key)) {
+      problems.push({
+        key,
+        message: 'is required with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH',
+      });
+    }
+  }
+  if (set('AZURE_CLIENT_SECRET') && set('AZURE_CLIENT_CERTIFICATE_PATH')) {
+    problems.push({
+      key: 'AZURE_CLIENT_CERTIFICATE_PATH',
+      message: 'set either AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, not both',
+    });
+  }
+  return problems;
+}
 
 /**
  * Reads and validates every setting. Throws one `ConfigError` naming each bad key and why;
@@ -366,17 +365,20 @@ export type Environment = Readonly<Record<string, string | undefined>>;
  */
 export function loadConfig(env: Environment = process.env): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => ({
-      key: issue.path.map(String).join('.') || '(environment)',
-      message: issue.message,
-    }));
-    throw new ConfigError(dedupe(problems));
-  }
+  const problems = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => ({
+          key: issue.path.map(String).join('.') || '(environment)',
+          message: issue.message,
+        }))),
+    ...crossSettingProblems(env),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(dedupe(problems));
   const s = parsed.data;
   const connection = s.STORAGE_CONNECTION ?? s.AzureWebJobsStorage;
   if (connection === undefined) {
-    // NOTE: unreachable after superRefine; kept so the type narrows without a cast.
+    // NOTE: unreachable after crossSettingProblems; kept so the type narrows without a cast.
     throw new ConfigError([{ key: 'STORAGE_CONNECTION', message: 'is required' }]);
   }
   return deepFreeze({

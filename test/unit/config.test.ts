@@ -61,6 +61,16 @@ describe('loadConfig', () => {
     expect(error.message).toMatch(/SUBSCRIPTIONS_TABLE: must be 3 to 63 letters or digits/);
   });
 
+  test('when a field and a cross-setting rule fail together, then both are named', () => {
+    const error = configErrorOf({ GRAPH_CLOUD: 'mars', AZURE_CLIENT_SECRET: 'not-a-real-secret' });
+    expect(error.problems.map((p) => p.key).sort()).toEqual([
+      'AZURE_CLIENT_ID',
+      'AZURE_TENANT_ID',
+      'GRAPH_CLOUD',
+      'STORAGE_CONNECTION',
+    ]);
+  });
+
   test('when storage is missing, then the error says how to point at Azurite', () => {
     const error = configErrorOf({});
     expect(error.problems).toEqual([expect.objectContaining({ key: 'STORAGE_CONNECTION' })]);
