@@ -11,14 +11,25 @@ import type { LifecycleNotification } from './lifecyclePayload';
  *    checked in constant time; an unknown id or a wrong clientState is logged and changes nothing;
  * 2. the event is recorded on the row (due now, status set) in one conditional write: from
  *    then on it is durable, and the sweep finishes whatever is not done here;
- * 3. the recorded subscriptions are acted on inline, within a time budget; the answer does not
- *    wait for more.
- * Only an event that could not even be recorded makes the caller answer 5xx, so Graph retries.
+ * 3. the recorded subscriptions are acted on inline, within what is left of a time budget that
+ *    runs from the request; the answer does not wait for more.
+ * Only an event that could not even be recorded makes the caller answer 5xx, so Graph retries
+ * (receive.ts runs the steps: recording against the answer's deadline, acting within the budget).
  */
 
 export interface LifecycleDeps extends ReconcileDeps {
   /** How long inline actions may take before the endpoint answers. */
   readonly inlineBudgetMs: number;
+}
+
+/** What recording a collection gave: the rows now carrying their event, and what was not. */
+export interface RecordedEvents {
+  readonly received: number;
+  /** One row per subscription, as last written. */
+  readonly subscriptions: readonly StoredSubscription[];
+  readonly ignored: number;
+  /** Events that could not be recorded: the endpoint answers 5xx so that Graph retries. */
+  readonly notRecorded: number;
 }
 
 export interface LifecycleResult {
@@ -27,18 +38,29 @@ export interface LifecycleResult {
   readonly ignored: number;
   /** Events that could not be recorded: the endpoint answers 5xx so that Graph retries. */
   readonly notRecorded: number;
-  /** Inline actions finished within the budget. */
+  /** Inline actions finished within the budget, whatever their outcome. */
   readonly actions: readonly ActionReport[];
-  /** Recorded subscriptions whose action was left to the sweep. */
+  /** Recorded subscriptions whose action is done (for `missed`, the record is the action). */
+  readonly completed: number;
+  /**
+   * Recorded subscriptions whose action was left to the sweep: not finished within the budget,
+   * failed, taken by another writer, or waiting out the 10-minute rule.
+   */
   readonly deferred: number;
 }
 
 const maxRecordAttempts = 4;
+/**
+ * After the budget, aborted actions get this long to write their outcome, so that nothing of
+ * this invocation is still writing when it answers (the host may freeze the worker after that).
+ */
+export const settleAfterAbortMs = 200;
 
-export async function handleLifecycleNotifications(
+/** Steps 1 and 2: match, check and record each item. Never throws for one item's failure. */
+export async function recordLifecycleNotifications(
   deps: LifecycleDeps,
   notifications: readonly LifecycleNotification[],
-): Promise<LifecycleResult> {
+): Promise<RecordedEvents> {
   const { log } = deps;
   let ignored = 0;
   let notRecorded = 0;
@@ -51,13 +73,9 @@ export async function handleLifecycleNotifications(
       log.warn('lifecycle endpoint got an item without lifecycleEvent; ignored', where);
       continue;
     }
-    let outcome: 'recorded' | 'ignored';
+    let result: Recorded | undefined;
     try {
-      const result = await recordOne(deps, { ...n, lifecycleEvent: n.lifecycleEvent });
-      outcome = result === undefined ? 'ignored' : 'recorded';
-      if (result !== undefined) {
-        recorded.set(`${result.definition.tenantId}|${result.definition.key}`, result);
-      }
+      result = await recordOne(deps, { ...n, lifecycleEvent: n.lifecycleEvent });
     } catch (e) {
       notRecorded++;
       log.error('lifecycle event could not be recorded', {
@@ -66,25 +84,49 @@ export async function handleLifecycleNotifications(
       });
       continue;
     }
-    if (outcome === 'ignored') ignored++;
+    if (result === undefined) {
+      ignored++;
+      continue;
+    }
+    const { written } = result;
+    recorded.set(`${written.definition.tenantId}|${written.definition.key}`, written);
+    if (result.resyncRequested) await passOnResyncRequest(deps, written, n.subscriptionId);
   }
-
-  const actions = await actWithinBudget(deps, [...recorded.values()]);
   return {
     received: notifications.length,
-    recorded: recorded.size,
+    subscriptions: [...recorded.values()],
     ignored,
     notRecorded,
-    actions,
-    deferred: recorded.size - actions.length,
   };
+}
+
+export function lifecycleResult(
+  recorded: RecordedEvents,
+  actions: readonly ActionReport[],
+): LifecycleResult {
+  const completed = actions.filter((a) => a.outcome === 'succeeded' && a.action !== 'wait').length;
+  return {
+    received: recorded.received,
+    recorded: recorded.subscriptions.length,
+    ignored: recorded.ignored,
+    notRecorded: recorded.notRecorded,
+    actions,
+    completed,
+    deferred: recorded.subscriptions.length - completed,
+  };
+}
+
+interface Recorded {
+  readonly written: StoredSubscription;
+  /** The event set a new resync request on the row (subscriptionRemoved, missed). */
+  readonly resyncRequested: boolean;
 }
 
 /** Returns the recorded row, or undefined when the item is not ours (unknown id, bad state). */
 async function recordOne(
   deps: LifecycleDeps,
   n: LifecycleNotification & { lifecycleEvent: string },
-): Promise<StoredSubscription | undefined> {
+): Promise<Recorded | undefined> {
   const { store, log, clock } = deps;
   const where = { graphId: n.subscriptionId, event: n.lifecycleEvent };
   let current = await store.findByGraphId(n.subscriptionId, n.tenantId);
@@ -122,10 +164,9 @@ async function recordOne(
         tenantId: written.definition.tenantId,
         key: written.definition.key,
       });
-      if (written.resyncRequestedAt?.getTime() !== current.resyncRequestedAt?.getTime()) {
-        await deps.onResyncRequested?.(written);
-      }
-      return written;
+      const resyncRequested =
+        written.resyncRequestedAt?.getTime() !== current.resyncRequestedAt?.getTime();
+      return { written, resyncRequested };
     } catch (e) {
       if (isStoreNotFoundError(e)) return undefined;
       if (!isStoreConflictError(e) || attempt === maxRecordAttempts - 1) throw e;
@@ -137,11 +178,38 @@ async function recordOne(
   return undefined;
 }
 
-async function actWithinBudget(
+/**
+ * Tells the owner about a resync the event requested. The request is already durable on the row
+ * (`resyncRequestedAt`), so a failure here is logged and does not turn the answer into a 5xx.
+ */
+async function passOnResyncRequest(
+  deps: LifecycleDeps,
+  written: StoredSubscription,
+  graphId: string,
+): Promise<void> {
+  if (deps.onResyncRequested === undefined) return;
+  try {
+    await deps.onResyncRequested(written);
+  } catch (e) {
+    deps.log.error('resync request recorded but not passed on to the owner', {
+      graphId,
+      tenantId: written.definition.tenantId,
+      key: written.definition.key,
+      error: e instanceof Error ? e.name : 'unknown',
+    });
+  }
+}
+
+/**
+ * Step 3: acts on the recorded subscriptions for at most `budgetMs`; what is not finished then is
+ * aborted and left to the sweep (the events are on record). Returns the finished actions.
+ */
+export async function actWithinBudget(
   deps: LifecycleDeps,
   subscriptions: readonly StoredSubscription[],
+  budgetMs: number,
 ): Promise<ActionReport[]> {
-  if (subscriptions.length === 0) return [];
+  if (subscriptions.length === 0 || budgetMs <= 0) return [];
   const controller = new AbortController();
   const finished: ActionReport[] = [];
   const work = Promise.all(
@@ -160,7 +228,7 @@ async function actWithinBudget(
       }
     }),
   );
-  const budget = deps.clock.sleep(deps.inlineBudgetMs, controller.signal).then(
+  const budget = deps.clock.sleep(budgetMs, controller.signal).then(
     () => 'budget' as const,
     () => 'done' as const,
   );
@@ -171,6 +239,15 @@ async function actWithinBudget(
       finished: finished.length,
       total: subscriptions.length,
     });
+    // NOTE: only the count is taken before the grace: an action that ends during it was aborted.
+    const inTime = [...finished];
+    const settled = new AbortController();
+    await Promise.race([
+      work,
+      deps.clock.sleep(settleAfterAbortMs, settled.signal).catch(() => undefined),
+    ]);
+    settled.abort();
+    return inTime;
   }
   return [...finished];
 }

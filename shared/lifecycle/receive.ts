@@ -1,6 +1,12 @@
 import { appDependencies, type AppDependencies } from '../composition';
 import type { Logger } from '../logger';
-import { handleLifecycleNotifications } from './handleLifecycleNotifications';
+import {
+  actWithinBudget,
+  lifecycleResult,
+  recordLifecycleNotifications,
+  settleAfterAbortMs,
+  type RecordedEvents,
+} from './handleLifecycleNotifications';
 import { parseLifecycleBody } from './lifecyclePayload';
 import { readBodyCapped } from './readBody';
 
@@ -23,8 +29,11 @@ export interface LifecycleResponse {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** Time kept back from Graph's 3 s for reading the body and writing the answer. */
-const answerReserveMs = 500;
+/**
+ * Time kept back from Graph's 3 s beyond the inline budget: for aborted actions to settle
+ * (`settleAfterAbortMs`) and for writing the answer.
+ */
+const answerReserveMs = 300 + settleAfterAbortMs;
 
 export async function receiveLifecycleNotifications(
   request: LifecycleRequest,
@@ -43,6 +52,9 @@ export async function receiveLifecycleNotifications(
     });
     return unavailable('The service cannot record events now; retry.');
   }
+  // NOTE: Graph's 3 seconds run from the request, so reading the body and recording count too.
+  const startedAt = app.clock.now().getTime();
+  const elapsed = () => app.clock.now().getTime() - startedAt;
   const body = await readBodyCapped(
     request.body,
     request.contentLength,
@@ -65,21 +77,30 @@ export async function receiveLifecycleNotifications(
   const parsed = parseLifecycleBody(json);
   if (!parsed.ok) return { status: 400, body: { error: parsed.message } };
 
+  const core = { ...app, log };
+  // Recording decides the answer: it must be done before the deadline, or Graph delivers again.
   const deadlineMs = app.inlineBudgetMs + answerReserveMs;
+  const recording = recordLifecycleNotifications(core, parsed.notifications);
   const controller = new AbortController();
-  const handled = handleLifecycleNotifications({ ...app, log }, parsed.notifications);
-  const late = app.clock.sleep(deadlineMs, controller.signal).then(
+  const late = app.clock.sleep(Math.max(0, deadlineMs - elapsed()), controller.signal).then(
     () => 'late' as const,
-    () => 'done' as const,
+    () => 'aborted' as const,
   );
-  const result = await Promise.race([handled, late]);
+  const recorded: RecordedEvents | 'late' | 'aborted' = await Promise.race([recording, late]);
   controller.abort();
-  if (result === 'late' || result === 'done') {
+  if (recorded === 'late' || recorded === 'aborted') {
     // NOTE: recording itself is stuck (storage slow): say so, and Graph delivers again.
     log.error('lifecycle events not recorded within the deadline', { ms: deadlineMs });
-    handled.catch(() => undefined);
+    recording.catch(() => undefined);
     return unavailable('Events could not be recorded in time; retry.');
   }
+  // What is on record is acted on with what is left of the budget; the sweep does the rest.
+  const actions = await actWithinBudget(
+    core,
+    recorded.subscriptions,
+    app.inlineBudgetMs - elapsed(),
+  );
+  const result = lifecycleResult(recorded, actions);
   if (result.notRecorded > 0) {
     return unavailable(`${result.notRecorded} event(s) could not be recorded; retry.`);
   }
@@ -89,7 +110,7 @@ export async function receiveLifecycleNotifications(
       received: result.received,
       recorded: result.recorded,
       ignored: result.ignored,
-      completed: result.actions.filter((a) => a.outcome === 'succeeded').length,
+      completed: result.completed,
       deferred: result.deferred,
     },
   };
