@@ -317,7 +317,7 @@ const envSchema = z.object({
   SWEEP_CONCURRENCY_PER_TENANT: integerText(1, 64, 8),
   SWEEP_TENANTS_IN_PARALLEL: integerText(1, 64, 4),
   GRAPH_TIMEOUT_MS: integerText(1000, 120_000, 30_000),
-  LIFECYCLE_INLINE_BUDGET_MS: integerText(0, 2500, 2000),
+  LIFECYCLE_INLINE_BUDGET_MS: integerText(0, 2200, 2000),
   LIFECYCLE_MAX_BODY_BYTES: integerText(1024, 16 * 1024 * 1024, 1024 * 1024),
 });
 
