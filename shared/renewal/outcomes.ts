@@ -181,15 +181,30 @@ export function afterFailure(
   }
 
   const failureCount = sub.failureCount + 1;
+  const backoff = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (failureCount - 1));
+  const transientDelay = Math.max(backoff, failure.retryAfterMs ?? 0);
+  if (action === 'delete') {
+    // NOTE: the owner asked for it to go; `failing` or `failed` would make the next sweep renew
+    // it instead. It stays `deleting` (expiry no concern) and the delete is retried.
+    const delay = kind === 'transient' ? transientDelay : policy.failedRetryMs;
+    return settle(
+      {
+        ...base,
+        status: 'deleting',
+        failureCount,
+        nextActionAt: new Date(now.getTime() + delay),
+      },
+      sub,
+      startedAt,
+    );
+  }
   if (kind === 'transient' || kind === 'notFound') {
-    const backoff = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (failureCount - 1));
-    const delay = Math.max(backoff, failure.retryAfterMs ?? 0);
     return settle(
       {
         ...base,
         status: 'failing',
         failureCount,
-        nextActionAt: new Date(now.getTime() + capByExpiry(delay, sub, now, policy)),
+        nextActionAt: new Date(now.getTime() + capByExpiry(transientDelay, sub, now, policy)),
       },
       sub,
       startedAt,

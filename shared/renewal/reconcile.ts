@@ -91,6 +91,8 @@ export async function reconcileSubscription(
   for (let round = 0; round < maxRounds; round++) {
     const step = await reconcileOnce(deps, current, options);
     report = step.report;
+    // NOTE: one line per outcome, whatever the path (deleted, rescheduled, skipped, raced too).
+    logReport(deps.log, report);
     if (step.continueWith === undefined) return report;
     current = step.continueWith;
   }
@@ -172,7 +174,6 @@ async function reconcileOnce(
     performed.failure,
     written,
   );
-  logReport(deps.log, result);
   // A 404 on renew leaves it `removed` and due now: recreate in the same call.
   const again = decide(written, clock.now(), policy, { claimOwner: deps.instanceId });
   const continueWith =
