@@ -11,7 +11,7 @@ import {
   listPageSize,
 } from './subscriptionEntity';
 import {
-  ClaimHeldError,
+  claimedState,
   StoreConflictError,
   StoreNotFoundError,
   type ListDueOptions,
@@ -115,14 +115,7 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
     now: Date,
     until: Date,
   ): Promise<StoredSubscription> {
-    const { tenantId, key } = current.definition;
-    if (!(until > now)) throw new RangeError('a claim must end after now');
-    const held = current.claim;
-    if (held !== undefined && held.owner !== owner && held.until > now) {
-      throw new ClaimHeldError(tenantId, key, held.owner, held.until);
-    }
-    const { etag, ...subscription } = current;
-    return this.update({ ...subscription, claim: { owner, until }, updatedAt: now }, etag);
+    return this.update(claimedState(current, owner, now, until), current.etag);
   }
 
   async delete(current: StoredSubscription, etag?: string): Promise<void> {

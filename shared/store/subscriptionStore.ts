@@ -132,3 +132,25 @@ export const isStoreConflictError = (e: unknown): e is StoreConflictError =>
 export const isStoreNotFoundError = (e: unknown): e is StoreNotFoundError =>
   e instanceof StoreNotFoundError;
 export const isClaimHeldError = (e: unknown): e is ClaimHeldError => e instanceof ClaimHeldError;
+
+/**
+ * The claim rule both stores apply before their conditional write: the state `current` becomes
+ * when `owner` takes it until `until`. `ClaimHeldError` if another owner's claim is unexpired at
+ * `now`. The check uses what the caller read; the store's conditional write makes it hold, since
+ * a claim taken since then changed the row and the write conflicts.
+ */
+export function claimedState(
+  current: StoredSubscription,
+  owner: string,
+  now: Date,
+  until: Date,
+): ManagedSubscription {
+  const { tenantId, key } = current.definition;
+  if (!(until > now)) throw new RangeError('a claim must end after now');
+  const held = current.claim;
+  if (held !== undefined && held.owner !== owner && held.until > now) {
+    throw new ClaimHeldError(tenantId, key, held.owner, held.until);
+  }
+  const { etag, ...subscription } = current;
+  return { ...subscription, claim: { owner, until }, updatedAt: now };
+}

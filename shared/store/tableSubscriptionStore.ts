@@ -27,7 +27,7 @@ import {
   toSubscriptionRow,
 } from './subscriptionEntity';
 import {
-  ClaimHeldError,
+  claimedState,
   StoreConflictError,
   StoreNotFoundError,
   type InvalidRow,
@@ -284,16 +284,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
     now: Date,
     until: Date,
   ): Promise<StoredSubscription> {
-    const { tenantId, key } = current.definition;
-    if (!(until > now)) throw new RangeError('a claim must end after now');
-    const held = current.claim;
-    if (held !== undefined && held.owner !== owner && held.until > now) {
-      throw new ClaimHeldError(tenantId, key, held.owner, held.until);
-    }
-    // NOTE: the check above uses what the caller read; the conditional write makes it hold, since
-    // a claim taken since then changed the revision and this write then conflicts.
-    const { etag, ...subscription } = current;
-    return this.update({ ...subscription, claim: { owner, until }, updatedAt: now }, etag);
+    return this.update(claimedState(current, owner, now, until), current.etag);
   }
 
   async delete(current: StoredSubscription, etag?: string): Promise<void> {
