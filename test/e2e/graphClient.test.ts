@@ -1,3 +1,4 @@
+import { simulatorAppSettings } from '../support/appHarness';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../shared/clock';
 import { loadConfig, type Config } from '../../shared/config';
@@ -99,12 +100,7 @@ beforeAll(async () => {
   sim = await startGraphSimulator({ now: () => clock.now(), throttling: false, listPageSize: 2 });
   config = loadConfig({
     STORAGE_CONNECTION: 'UseDevelopmentStorage=true',
-    GRAPH_BASE_URL: sim.graphUrl,
-    AZURE_TENANT_ID: tenantA,
-    AZURE_CLIENT_ID: sim.clientId,
-    AZURE_CLIENT_SECRET: sim.clientSecret,
-    AZURE_AUTHORITY_HOST: sim.authorityHost,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    ...simulatorAppSettings(sim, tenantA),
   });
   graph = clientFor(sim);
 });

@@ -1,6 +1,11 @@
 import { runSweep } from '../../shared/renewal/sweep';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
+import {
+  azuriteConnectionString,
+  simulatorAppSettings,
+  startHarness,
+  type Harness,
+} from '../support/appHarness';
 import type { SimulatedCall } from '../support/graphSimulator';
 import { startLifecycleHandlerProcess, type ServedHandler } from '../support/lifecycleServer';
 
@@ -22,19 +27,12 @@ beforeAll(async () => {
   h = await startHarness({ clock: 'real' });
   // NOTE: the handler process runs on the system clock; the simulator follows the harness clock.
   h.clock.advanceTo(new Date());
-  const connection = process.env.AZURITE_CONNECTION_STRING;
-  if (connection === undefined) throw new Error('Azurite is not running (jest globalSetup)');
   endpoint = await startLifecycleHandlerProcess({
     tls: h.sim.tls,
     settings: {
-      STORAGE_CONNECTION: connection,
+      STORAGE_CONNECTION: azuriteConnectionString(),
       SUBSCRIPTIONS_TABLE: h.config.storage.table,
-      GRAPH_BASE_URL: h.sim.graphUrl,
-      AZURE_TENANT_ID: h.tenantId,
-      AZURE_CLIENT_ID: h.sim.clientId,
-      AZURE_CLIENT_SECRET: h.sim.clientSecret,
-      AZURE_AUTHORITY_HOST: h.sim.authorityHost,
-      AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+      ...simulatorAppSettings(h.sim, h.tenantId),
     },
   });
 });

@@ -7,7 +7,12 @@ import {
   type SubscriptionDefinition,
 } from '../../shared/subscriptions/model';
 import { newManagedSubscription } from '../../shared/subscriptions/newSubscription';
-import { harnessTenant } from '../support/appHarness';
+import {
+  azuriteConnectionString,
+  harnessTenant,
+  simulatorAppSettings,
+  uniqueTableName,
+} from '../support/appHarness';
 import { startGraphSimulator, type GraphSimulator } from '../support/graphSimulator';
 
 /**
@@ -36,17 +41,10 @@ let store: TableSubscriptionStore;
 
 beforeEach(async () => {
   sim = await startGraphSimulator();
-  const connection = process.env.AZURITE_CONNECTION_STRING;
-  if (connection === undefined) throw new Error('Azurite is not running (jest globalSetup)');
   env = {
-    STORAGE_CONNECTION: connection,
-    SUBSCRIPTIONS_TABLE: `t${randomUUID().replace(/-/g, '').slice(0, 20)}`,
-    GRAPH_BASE_URL: sim.graphUrl,
-    AZURE_TENANT_ID: harnessTenant,
-    AZURE_CLIENT_ID: sim.clientId,
-    AZURE_CLIENT_SECRET: sim.clientSecret,
-    AZURE_AUTHORITY_HOST: sim.authorityHost,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    STORAGE_CONNECTION: azuriteConnectionString(),
+    SUBSCRIPTIONS_TABLE: uniqueTableName(),
+    ...simulatorAppSettings(sim),
     LIFECYCLE_NOTIFICATION_URL: 'https://keeper.example.com/api/lifecycle?code=function-key',
   };
   config = loadConfig(env);

@@ -64,20 +64,40 @@ export interface HarnessOptions {
 
 export const harnessTenant = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
 
-export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const clock = new TestClock(undefined, options.clock ?? 'instant');
-  const sim = await startGraphSimulator({ ...options.simulator, now: () => clock.now() });
+/** Azurite's connection string for this test run (started by the jest global setup). */
+export function azuriteConnectionString(): string {
   const connection = process.env.AZURITE_CONNECTION_STRING;
   if (connection === undefined) throw new Error('Azurite is not running (jest globalSetup)');
-  const config = loadConfig({
-    STORAGE_CONNECTION: connection,
-    SUBSCRIPTIONS_TABLE: `t${randomUUID().replace(/-/g, '').slice(0, 20)}`,
+  return connection;
+}
+
+/** The app settings that point the app at the simulator, as an operator would set them. */
+export function simulatorAppSettings(
+  sim: GraphSimulator,
+  tenantId: string = harnessTenant,
+): Record<string, string> {
+  return {
     GRAPH_BASE_URL: sim.graphUrl,
-    AZURE_TENANT_ID: harnessTenant,
+    AZURE_TENANT_ID: tenantId,
     AZURE_CLIENT_ID: sim.clientId,
     AZURE_CLIENT_SECRET: sim.clientSecret,
     AZURE_AUTHORITY_HOST: sim.authorityHost,
     AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+  };
+}
+
+/** A table name no other test uses. */
+export function uniqueTableName(): string {
+  return `t${randomUUID().replace(/-/g, '').slice(0, 20)}`;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const clock = new TestClock(undefined, options.clock ?? 'instant');
+  const sim = await startGraphSimulator({ ...options.simulator, now: () => clock.now() });
+  const config = loadConfig({
+    STORAGE_CONNECTION: azuriteConnectionString(),
+    SUBSCRIPTIONS_TABLE: uniqueTableName(),
+    ...simulatorAppSettings(sim),
     LIFECYCLE_NOTIFICATION_URL: 'https://keeper.example.com/api/lifecycle?code=function-key',
     ...options.env,
   });
