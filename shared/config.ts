@@ -45,6 +45,12 @@ export const settingsCatalog: readonly SettingDoc[] = [
     description: 'Azure Table that holds the managed subscriptions; created on first use.',
   },
   {
+    name: 'RESYNC_QUEUE',
+    default: 'subscription-resync',
+    description:
+      'Storage queue (in the STORAGE_CONNECTION account) that receives a JSON resync message for the owning application whenever notifications may have been lost; created on first use.',
+  },
+  {
     name: 'GRAPH_CLOUD',
     default: 'global',
     description:
@@ -155,6 +161,8 @@ export interface Config {
     /** Connection string, `UseDevelopmentStorage=true`, or a table service URI. Secret. */
     readonly connection: string;
     readonly table: string;
+    /** Queue of resync messages for the owning applications. */
+    readonly resyncQueue: string;
   };
   readonly graph: {
     readonly cloud: GraphCloud;
@@ -282,6 +290,16 @@ const envSchema = z.object({
       })
       .default('subscriptions'),
   ),
+  RESYNC_QUEUE: withText(
+    z
+      .string()
+      .trim()
+      .regex(/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/, {
+        message:
+          'must be 3 to 63 lower-case letters, digits or single hyphens, starting and ending with a letter or digit',
+      })
+      .default('subscription-resync'),
+  ),
   GRAPH_CLOUD: withText(
     z.enum(graphClouds, { message: `must be one of ${graphClouds.join(', ')}` }).default('global'),
   ),
@@ -382,7 +400,7 @@ export function loadConfig(env: Environment = process.env): Config {
     throw new ConfigError([{ key: 'STORAGE_CONNECTION', message: 'is required' }]);
   }
   return deepFreeze({
-    storage: { connection, table: s.SUBSCRIPTIONS_TABLE },
+    storage: { connection, table: s.SUBSCRIPTIONS_TABLE, resyncQueue: s.RESYNC_QUEUE },
     graph: { cloud: s.GRAPH_CLOUD, baseUrl: s.GRAPH_BASE_URL, apiVersion: s.GRAPH_API_VERSION },
     identity: {
       tenantId: s.AZURE_TENANT_ID,

@@ -90,7 +90,6 @@ export async function recordLifecycleNotifications(
     }
     const { written } = result;
     recorded.set(`${written.definition.tenantId}|${written.definition.key}`, written);
-    if (result.resyncRequested) await passOnResyncRequest(deps, written, n.subscriptionId);
   }
   return {
     received: notifications.length,
@@ -118,8 +117,6 @@ export function lifecycleResult(
 
 interface Recorded {
   readonly written: StoredSubscription;
-  /** The event set a new resync request on the row (subscriptionRemoved, missed). */
-  readonly resyncRequested: boolean;
 }
 
 /** Returns the recorded row, or undefined when the item is not ours (unknown id, bad state). */
@@ -164,9 +161,7 @@ async function recordOne(
         tenantId: written.definition.tenantId,
         key: written.definition.key,
       });
-      const resyncRequested =
-        written.resyncRequestedAt?.getTime() !== current.resyncRequestedAt?.getTime();
-      return { written, resyncRequested };
+      return { written };
     } catch (e) {
       if (isStoreNotFoundError(e)) return undefined;
       if (!isStoreConflictError(e) || attempt === maxRecordAttempts - 1) throw e;
@@ -176,28 +171,6 @@ async function recordOne(
     }
   }
   return undefined;
-}
-
-/**
- * Tells the owner about a resync the event requested. The request is already durable on the row
- * (`resyncRequestedAt`), so a failure here is logged and does not turn the answer into a 5xx.
- */
-async function passOnResyncRequest(
-  deps: LifecycleDeps,
-  written: StoredSubscription,
-  graphId: string,
-): Promise<void> {
-  if (deps.onResyncRequested === undefined) return;
-  try {
-    await deps.onResyncRequested(written);
-  } catch (e) {
-    deps.log.error('resync request recorded but not passed on to the owner', {
-      graphId,
-      tenantId: written.definition.tenantId,
-      key: written.definition.key,
-      error: e instanceof Error ? e.name : 'unknown',
-    });
-  }
 }
 
 /**

@@ -20,6 +20,11 @@ import {
 } from './outcomes';
 import { decide, type Decision, type DecisionKind } from './planRenewals';
 import type { WritePacer } from './writePacer';
+import {
+  needsResyncSignal,
+  resyncMessageFor,
+  type ResyncPublisher,
+} from '../resync/resyncPublisher';
 
 /**
  * The imperative shell around the planner, for one subscription: decide, claim the row, call
@@ -51,8 +56,11 @@ export interface ReconcileDeps {
   readonly checkDefinition?: (subscription: ManagedSubscription) => readonly string[];
   /** The Graph permissions a resource needs, named on 403s. */
   readonly requiredPermissionsFor?: (resource: string) => readonly string[];
-  /** Told when a write requested a resync of the owning application. */
-  readonly onResyncRequested?: (subscription: ManagedSubscription) => Promise<void>;
+  /**
+   * Where resync requests go (the owner's queue). The row is the outbox: a row holding a request
+   * not yet sent is kept due, and the message is sent before anything else is done with it.
+   */
+  readonly resync?: ResyncPublisher;
 }
 
 export type ActionOutcome = 'succeeded' | 'failed' | 'skipped' | 'raced';
@@ -74,12 +82,15 @@ export interface ReconcileOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Rounds of decide-act per call: a 404 on renew is followed by the recreate in the same call. */
-const maxRounds = 3;
+/**
+ * Rounds of decide-act per call: a 404 on renew is followed by the recreate, the resync message
+ * and the rescheduling in the same call.
+ */
+const maxRounds = 5;
 /** Re-reads after losing a conditional write before giving up to the next sweep. */
 const maxWriteRetries = 5;
 
-type Transition = (read: ManagedSubscription, now: Date) => ManagedSubscription;
+export type Transition = (read: ManagedSubscription, now: Date) => ManagedSubscription;
 
 export async function reconcileSubscription(
   deps: ReconcileDeps,
@@ -90,7 +101,10 @@ export async function reconcileSubscription(
   let report: ActionReport | undefined;
   for (let round = 0; round < maxRounds; round++) {
     const step = await reconcileOnce(deps, current, options);
-    report = step.report;
+    // NOTE: the report is the round that acted; a later round that only rescheduled (after the
+    // resync message went out) does not hide it.
+    const acted = step.report.action !== 'none' && step.report.action !== 'wait';
+    if (report === undefined || acted) report = step.report;
     // NOTE: one line per outcome, whatever the path (deleted, rescheduled, skipped, raced too).
     logReport(deps.log, report);
     if (step.continueWith === undefined) return report;
@@ -107,10 +121,11 @@ interface Step {
 
 async function reconcileOnce(
   deps: ReconcileDeps,
-  read: StoredSubscription,
+  start: StoredSubscription,
   options: ReconcileOptions,
 ): Promise<Step> {
   const { clock, store, policy } = deps;
+  const read = await sendPendingResync(deps, start);
   const startedAt = clock.now();
   const decision = decide(read, startedAt, policy, { claimOwner: deps.instanceId });
 
@@ -158,12 +173,6 @@ async function reconcileOnce(
   if (written === undefined) {
     return { report: raced(claimed, performed.action, startedAt, finishedAt) };
   }
-  if (
-    written.resyncRequestedAt !== undefined &&
-    written.resyncRequestedAt.getTime() !== read.resyncRequestedAt?.getTime()
-  ) {
-    await deps.onResyncRequested?.(written);
-  }
   const outcome: ActionOutcome = performed.failure === undefined ? 'succeeded' : 'failed';
   const result = report(
     claimed,
@@ -174,11 +183,12 @@ async function reconcileOnce(
     performed.failure,
     written,
   );
-  // A 404 on renew leaves it `removed` and due now: recreate in the same call.
+  // A 404 on renew leaves it `removed` and due now: recreate in the same call. A resync the
+  // write requested is sent in the same call too (and the row rescheduled after it).
   const again = decide(written, clock.now(), policy, { claimOwner: deps.instanceId });
-  const continueWith =
-    again.kind === 'create' && performed.failure?.status === 404 ? written : undefined;
-  return { report: result, continueWith };
+  const recreate = again.kind === 'create' && performed.failure?.status === 404;
+  const signal = deps.resync !== undefined && needsResyncSignal(written);
+  return { report: result, continueWith: recreate || signal ? written : undefined };
 }
 
 interface Performed {
@@ -345,14 +355,14 @@ async function adopt(
 }
 
 /** Writes `transition(row)` conditionally; on a lost race re-reads and applies it again. */
-async function writeOutcome(
+export async function writeOutcome(
   deps: ReconcileDeps,
   claimed: StoredSubscription,
   transition: Transition,
 ): Promise<StoredSubscription | undefined> {
   let read: StoredSubscription = claimed;
   for (let attempt = 0; attempt < maxWriteRetries; attempt++) {
-    const next = transition(read, deps.clock.now());
+    const next = keepOutboxDue(deps, transition(read, deps.clock.now()), deps.clock.now());
     try {
       return await deps.store.update(next, read.etag);
     } catch (e) {
@@ -408,6 +418,66 @@ async function reschedule(
   return written === undefined
     ? raced(read, decision.kind, startedAt, deps.clock.now())
     : report(read, decision.kind, 'succeeded', startedAt, deps.clock.now(), undefined, written);
+}
+
+/**
+ * The outbox step: sends the resync request the row holds, if any, then marks it sent. Returns
+ * the row to go on with. A failed send is logged and left on the row (due soon, see
+ * `keepOutboxDue`); it never stops the Graph work.
+ */
+async function sendPendingResync(
+  deps: ReconcileDeps,
+  read: StoredSubscription,
+): Promise<StoredSubscription> {
+  const { resync, clock, log } = deps;
+  if (resync === undefined || !needsResyncSignal(read)) return read;
+  const held = read.claim;
+  // NOTE: the claim's holder sends it after its own write; sending now would send it twice.
+  if (held !== undefined && held.owner !== deps.instanceId && held.until > clock.now()) return read;
+  const message = resyncMessageFor(read);
+  const where = {
+    tenantId: message.tenantId,
+    key: message.key,
+    graphId: message.graphSubscriptionId ?? undefined,
+    reason: message.reason,
+  };
+  try {
+    await resync.publish(message);
+  } catch (e) {
+    log.error('resync request could not be sent to the owner; retried', {
+      ...where,
+      error: e instanceof Error ? e.name : 'unknown',
+    });
+    return read;
+  }
+  log.info('resync requested of the owner', where);
+  const requestedAt = read.resyncRequestedAt?.getTime();
+  const written = await writeOutcome(deps, read, (sub, now) =>
+    sub.resyncRequestedAt?.getTime() === requestedAt
+      ? { ...sub, resyncSignalledAt: sub.resyncRequestedAt, updatedAt: now }
+      : sub,
+  );
+  return written ?? read;
+}
+
+/**
+ * A row holding an unsent resync request stays due: it is the outbox (see `ResyncPublisher`).
+ * Once sent, the planner moves the row to its real next action.
+ */
+function keepOutboxDue(
+  deps: ReconcileDeps,
+  next: ManagedSubscription,
+  now: Date,
+): ManagedSubscription {
+  if (deps.resync === undefined || !needsResyncSignal(next)) return next;
+  return {
+    ...next,
+    nextActionAt: earliest(next.nextActionAt, now),
+  };
+}
+
+function earliest(a: Date, b: Date): Date {
+  return a.getTime() <= b.getTime() ? a : b;
 }
 
 function failureFacts(e: unknown, resource: string, deps: ReconcileDeps): FailureFacts {

@@ -112,6 +112,7 @@ export type SubscriptionRowProperties = {
   readonly generation: number;
   readonly resyncRequestedAt?: Date;
   readonly resyncReason?: string;
+  readonly resyncSignalledAt?: Date;
   readonly pendingEventName?: string;
   readonly pendingEventReceivedAt?: Date;
   readonly claimOwner?: string;
@@ -203,6 +204,7 @@ function toRowProperties(s: ManagedSubscription, revision: string): Subscription
     generation: s.generation,
     resyncRequestedAt: s.resyncRequestedAt,
     resyncReason: s.resyncReason,
+    resyncSignalledAt: s.resyncSignalledAt,
     pendingEventName: s.pendingEvent?.name,
     pendingEventReceivedAt: s.pendingEvent?.receivedAt,
     claimOwner: s.claim?.owner,
@@ -261,6 +263,7 @@ const rowSchema = z
     generation: nonNegativeInt32,
     resyncRequestedAt: storableDate.optional(),
     resyncReason: text.optional(),
+    resyncSignalledAt: storableDate.optional(),
     pendingEventName: z.string().min(1).max(256).optional(),
     pendingEventReceivedAt: storableDate.optional(),
     claimOwner: z.string().min(1).max(256).optional(),
@@ -337,6 +340,7 @@ function toSubscription(row: ParsedRow): ManagedSubscription {
     generation: row.generation,
     resyncRequestedAt: row.resyncRequestedAt,
     resyncReason: row.resyncReason,
+    resyncSignalledAt: row.resyncSignalledAt,
     pendingEvent:
       row.pendingEventName === undefined || row.pendingEventReceivedAt === undefined
         ? undefined
@@ -530,6 +534,7 @@ export function copySubscription(s: ManagedSubscription): ManagedSubscription {
     generation: s.generation,
     resyncRequestedAt: copyDate(s.resyncRequestedAt),
     resyncReason: s.resyncReason,
+    resyncSignalledAt: copyDate(s.resyncSignalledAt),
     pendingEvent:
       s.pendingEvent === undefined
         ? undefined

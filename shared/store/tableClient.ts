@@ -76,32 +76,43 @@ function clientForServiceUri(
 
 /** The table endpoint a connection string points at, to decide whether http is acceptable. */
 function tableEndpointOf(connectionString: string): URL {
+  return storageEndpointOf(connectionString, 'table');
+}
+
+const developmentPorts = { queue: 10001, table: 10002 } as const;
+
+/**
+ * The endpoint of one storage service (table or queue) a connection string points at. Throws a
+ * `StorageConnectionError` that never contains the connection string.
+ */
+export function storageEndpointOf(connectionString: string, service: 'table' | 'queue'): URL {
   const parts = new Map<string, string>();
   for (const element of connectionString.split(';')) {
     const at = element.indexOf('=');
     if (at > 0) parts.set(element.slice(0, at).trim().toLowerCase(), element.slice(at + 1).trim());
   }
   if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') {
-    return new URL('http://127.0.0.1:10002');
+    return new URL(`http://127.0.0.1:${developmentPorts[service]}`);
   }
-  const explicit = parts.get('tableendpoint');
+  const name = service === 'table' ? 'TableEndpoint' : 'QueueEndpoint';
+  const explicit = parts.get(name.toLowerCase());
   if (explicit !== undefined && explicit !== '') {
     try {
       return new URL(explicit);
     } catch {
-      throw new StorageConnectionError('has a TableEndpoint that is not a URL');
+      throw new StorageConnectionError(`has a ${name} that is not a URL`);
     }
   }
   const account = parts.get('accountname');
   if (account === undefined || account === '') {
     throw new StorageConnectionError(
-      'is neither a connection string (AccountName, TableEndpoint or UseDevelopmentStorage=true) nor an https:// table service URI',
+      `is neither a connection string (AccountName, ${name} or UseDevelopmentStorage=true) nor an https:// ${service} service URI`,
     );
   }
   const protocol = (parts.get('defaultendpointsprotocol') ?? 'https').toLowerCase();
   const suffix = parts.get('endpointsuffix') ?? 'core.windows.net';
   try {
-    return new URL(`${protocol}://${account}.table.${suffix}`);
+    return new URL(`${protocol}://${account}.${service}.${suffix}`);
   } catch {
     throw new StorageConnectionError('has an AccountName or EndpointSuffix that makes no URL');
   }

@@ -136,6 +136,8 @@ export interface ManagedSubscription {
   /** Set when the owner must resync (after a removal, a 404 recreate, or `missed`). */
   readonly resyncRequestedAt: Date | undefined;
   readonly resyncReason: string | undefined;
+  /** When the request at `resyncRequestedAt` was sent to the owner (the outbox mark). */
+  readonly resyncSignalledAt: Date | undefined;
   /** The last lifecycle event recorded and not yet fully handled. */
   readonly pendingEvent: RecordedLifecycleEvent | undefined;
   readonly claim: SubscriptionClaim | undefined;

@@ -33,6 +33,7 @@ export function newManagedSubscription(
     generation: 0,
     resyncRequestedAt: undefined,
     resyncReason: undefined,
+    resyncSignalledAt: undefined,
     pendingEvent: undefined,
     claim: undefined,
     createdAt: now,

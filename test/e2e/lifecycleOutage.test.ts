@@ -338,7 +338,7 @@ describe('5xx only for an event that could not be recorded', () => {
     const [row] = await onGraph('resync-hook-down');
     const deps: AppDependencies = {
       ...h.deps,
-      onResyncRequested: () => Promise.reject(new Error('queue unavailable')),
+      resync: { publish: () => Promise.reject(new Error('queue unavailable')) },
     };
 
     const answer = await post(deps, [itemFor(row!, 'missed')]);

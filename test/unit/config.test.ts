@@ -19,7 +19,11 @@ describe('loadConfig', () => {
   test('when only storage is set, then every other setting takes its documented default', () => {
     const config = loadConfig(minimal);
     expect(config).toEqual({
-      storage: { connection: 'UseDevelopmentStorage=true', table: 'subscriptions' },
+      storage: {
+        connection: 'UseDevelopmentStorage=true',
+        table: 'subscriptions',
+        resyncQueue: 'subscription-resync',
+      },
       graph: { cloud: 'global', baseUrl: undefined, apiVersion: 'v1.0' },
       identity: {
         tenantId: undefined,
