@@ -1,7 +1,8 @@
 import { app, InvocationContext, Timer } from '@azure/functions';
 import { appDependencies } from '../shared/composition';
 import { loadConfig } from '../shared/config';
-import { runSweep, type SweepSummary } from '../shared/renewal/sweep';
+import { sweepAndRecord } from '../shared/operations/sweepOperation';
+import type { SweepSummary } from '../shared/renewal/sweep';
 import { invocationLogger } from './support/invocationLogger';
 
 /**
@@ -14,7 +15,10 @@ export async function sweepSubscriptions(
 ): Promise<SweepSummary> {
   const deps = await appDependencies();
   if (timer.isPastDue) context.warn('sweep is running late (past due)');
-  const summary = await runSweep({ ...deps, log: invocationLogger(context) }, deps.sweepOptions);
+  const summary = await sweepAndRecord(
+    { ...deps, log: invocationLogger(context) },
+    deps.sweepOptions,
+  );
   if (summary.unexpectedErrors > 0) {
     // NOTE: failing the invocation makes the run visible as failed in the host's monitoring.
     throw new Error(`sweep finished with ${summary.unexpectedErrors} unexpected error(s)`);

@@ -13,6 +13,9 @@ import type { SweepOptions } from './renewal/sweep';
 import { WritePacer, type PaceLimits } from './renewal/writePacer';
 import type { SubscriptionStore } from './store/subscriptionStore';
 import { TableSubscriptionStore } from './store/tableSubscriptionStore';
+import { QueueResyncPublisher } from './resync/queueResyncPublisher';
+import type { ResyncPublisher } from './resync/resyncPublisher';
+import { InMemorySweepRecords, TableSweepRecords, type SweepRecords } from './store/sweepRecords';
 
 /**
  * The composition root: builds the app's dependencies once per worker, lazily, on the first
@@ -23,6 +26,8 @@ import { TableSubscriptionStore } from './store/tableSubscriptionStore';
 export interface AppDependencies extends LifecycleDeps {
   readonly config: Config;
   readonly sweepOptions: SweepOptions;
+  /** Where the outcome of each sweep is kept for `health`. */
+  readonly sweepRecords: SweepRecords;
 }
 
 /** The parts that differ between production, tests, the sandbox and benchmarks. */
@@ -31,6 +36,10 @@ export interface CoreParts {
   readonly store: SubscriptionStore;
   readonly graph: GraphSubscriptions;
   readonly clock: Clock;
+  /** The owner's resync queue. Default: none (resync requests stay on the rows only). */
+  readonly resync?: ResyncPublisher;
+  /** Default: in memory. */
+  readonly sweepRecords?: SweepRecords;
   /** Overrides of Graph's subscription limits, e.g. a scaled window in benchmarks. */
   readonly paceWindowMs?: number;
   readonly instanceId?: string;
@@ -70,6 +79,8 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
     store: parts.store,
     graph: parts.graph,
     clock,
+    resync: parts.resync,
+    sweepRecords: parts.sweepRecords ?? new InMemorySweepRecords(),
     policy: policyFor(config),
     pacer: new WritePacer(clock, paceLimitsFor(config, parts.paceWindowMs)),
     log: silentLogger,
@@ -113,6 +124,8 @@ function buildAppDependencies(): Promise<AppDependencies> {
       config,
       clock,
       store: TableSubscriptionStore.fromConfig(config.storage),
+      resync: QueueResyncPublisher.fromConfig(config.storage),
+      sweepRecords: TableSweepRecords.fromConfig(config.storage),
       graph: createGraphSubscriptions(config, {
         clock,
         retry: { timeoutMs: config.graphTimeoutMs },

@@ -1,0 +1,183 @@
+import type { Config } from '../config';
+import type { Clock } from '../clock';
+import type { SweepSummary } from '../renewal/sweep';
+import type { SubscriptionStore } from '../store/subscriptionStore';
+import type { SweepRecords } from '../store/sweepRecords';
+import {
+  subscriptionStatuses,
+  type ManagedSubscription,
+  type SubscriptionStatus,
+} from '../subscriptions/model';
+
+/**
+ * The health view (`GET /api/health`, `graph-subs status`): healthy when every subscription is
+ * alive and the last sweep is recent and clean. Built from one pass over the stored
+ * subscriptions (a page of 1,000 at a time) and the last sweep's record.
+ */
+
+export interface HealthProblemSubscription {
+  readonly tenantId: string;
+  readonly key: string;
+  readonly resource: string;
+  readonly status: SubscriptionStatus;
+  /** Why it counts as a problem: failing, failed, lapsed or stuck. */
+  readonly problem: 'failing' | 'failed' | 'lapsed' | 'stuck';
+  readonly expirationDateTime: string | null;
+  readonly lastError: {
+    readonly code: string;
+    readonly message: string;
+    readonly status: number | null;
+    readonly at: string;
+  } | null;
+  /** For a 401/403: the Graph permissions the resource needs. */
+  readonly requiredPermissions: readonly string[] | null;
+}
+
+export interface HealthView {
+  readonly healthy: boolean;
+  readonly checkedAt: string;
+  /** Why it is not healthy; empty when it is. */
+  readonly reasons: readonly string[];
+  readonly total: number;
+  readonly counts: Readonly<Record<SubscriptionStatus, number>>;
+  readonly soonestExpiry: {
+    readonly tenantId: string;
+    readonly key: string;
+    readonly expirationDateTime: string;
+  } | null;
+  /** At most `maxProblemsListed`, failed first; `problemCount` has them all. */
+  readonly problems: readonly HealthProblemSubscription[];
+  readonly problemCount: number;
+  readonly resyncsPending: number;
+  readonly lastSweep: SweepSummary | null;
+}
+
+export const maxProblemsListed = 50;
+
+export interface HealthDeps {
+  readonly store: SubscriptionStore;
+  readonly sweepRecords: SweepRecords;
+  readonly clock: Clock;
+  readonly config: Pick<Config, 'sweep'>;
+}
+
+export async function healthReport(deps: HealthDeps): Promise<HealthView> {
+  const now = deps.clock.now();
+  const t = now.getTime();
+  const period = deps.config.sweep.periodMs;
+  const counts = Object.fromEntries(subscriptionStatuses.map((s) => [s, 0])) as Record<
+    SubscriptionStatus,
+    number
+  >;
+  const problems: HealthProblemSubscription[] = [];
+  let problemCount = 0;
+  let total = 0;
+  let resyncsPending = 0;
+  let soonest: ManagedSubscription | undefined;
+
+  let continuationToken: string | undefined;
+  do {
+    const page = await deps.store.list({ pageSize: 1000, continuationToken });
+    for (const sub of page.items) {
+      total++;
+      counts[sub.status]++;
+      if (sub.resyncRequestedAt !== undefined) resyncsPending++;
+      if (
+        sub.expiresAt !== undefined &&
+        sub.status !== 'deleting' &&
+        (soonest?.expiresAt === undefined || sub.expiresAt < soonest.expiresAt)
+      ) {
+        soonest = sub;
+      }
+      const problem = problemOf(sub, t, period);
+      if (problem !== undefined) {
+        problemCount++;
+        problems.push(problemView(sub, problem));
+      }
+    }
+    continuationToken = page.continuationToken;
+  } while (continuationToken !== undefined);
+
+  const lastSweep = (await deps.sweepRecords.last()) ?? null;
+  const reasons: string[] = [];
+  if (problemCount > 0) {
+    reasons.push(`${problemCount} subscription(s) not alive (failing, failed, lapsed or stuck)`);
+  }
+  if (lastSweep === null) {
+    if (total > 0) reasons.push('no sweep has been recorded yet');
+  } else {
+    const age = t - Date.parse(lastSweep.finishedAt);
+    // NOTE: two periods plus a minute: one late timer run is not an outage, two missed ones are.
+    if (age > 2 * period + 60_000) {
+      reasons.push(`the last sweep finished ${Math.round(age / 60_000)} minutes ago`);
+    }
+    if (lastSweep.failureCount > 0 || lastSweep.unexpectedErrors > 0) {
+      reasons.push(
+        `the last sweep had ${lastSweep.failureCount} failure(s) and ${lastSweep.unexpectedErrors} unexpected error(s)`,
+      );
+    }
+  }
+  const rank: Record<HealthProblemSubscription['problem'], number> = {
+    failed: 0,
+    lapsed: 1,
+    failing: 2,
+    stuck: 3,
+  };
+  problems.sort((a, b) => rank[a.problem] - rank[b.problem]);
+  return {
+    healthy: reasons.length === 0,
+    checkedAt: now.toISOString(),
+    reasons,
+    total,
+    counts,
+    soonestExpiry:
+      soonest?.expiresAt === undefined
+        ? null
+        : {
+            tenantId: soonest.definition.tenantId,
+            key: soonest.definition.key,
+            expirationDateTime: soonest.expiresAt.toISOString(),
+          },
+    problems: problems.slice(0, maxProblemsListed),
+    problemCount,
+    resyncsPending,
+    lastSweep,
+  };
+}
+
+function problemOf(
+  sub: ManagedSubscription,
+  t: number,
+  periodMs: number,
+): HealthProblemSubscription['problem'] | undefined {
+  if (sub.status === 'failed') return 'failed';
+  if (sub.status === 'failing') return 'failing';
+  if (sub.status === 'deleting') return undefined;
+  const waitingSince = t - sub.updatedAt.getTime();
+  if (sub.status === 'pending' || sub.status === 'removed') {
+    // A fresh one is created by the next sweep at the latest; older than two periods is stuck.
+    return waitingSince > 2 * periodMs ? 'stuck' : undefined;
+  }
+  if (sub.expiresAt === undefined || sub.expiresAt.getTime() <= t) return 'lapsed';
+  return undefined;
+}
+
+function problemView(
+  sub: ManagedSubscription,
+  problem: HealthProblemSubscription['problem'],
+): HealthProblemSubscription {
+  const e = sub.lastError;
+  return {
+    tenantId: sub.definition.tenantId,
+    key: sub.definition.key,
+    resource: sub.definition.resource,
+    status: sub.status,
+    problem,
+    expirationDateTime: sub.expiresAt?.toISOString() ?? null,
+    lastError:
+      e === undefined
+        ? null
+        : { code: e.code, message: e.message, status: e.status ?? null, at: e.at.toISOString() },
+    requiredPermissions: e?.requiredPermissions ?? null,
+  };
+}
