@@ -50,6 +50,13 @@ export interface LifecycleResult {
 }
 
 const maxRecordAttempts = 4;
+/** Subscriptions whose items are recorded at the same time. */
+const recordConcurrency = 8;
+/**
+ * Lookups across tenants per collection, for items whose tenant field does not find them. Bounded
+ * so that a forged collection of random ids costs a few queries, not one per item.
+ */
+const maxCrossTenantLookups = 5;
 /**
  * After the budget, aborted actions get this long to write their outcome, so that nothing of
  * this invocation is still writing when it answers (the host may freeze the worker after that).
@@ -65,32 +72,51 @@ export async function recordLifecycleNotifications(
   let ignored = 0;
   let notRecorded = 0;
   const recorded = new Map<string, StoredSubscription>();
+  const budget = { crossTenantLookups: maxCrossTenantLookups };
 
-  for (const n of notifications) {
+  const recordItem = async (n: LifecycleNotification): Promise<void> => {
     const where = { graphId: n.subscriptionId, event: n.lifecycleEvent ?? null };
     if (n.lifecycleEvent === undefined) {
       ignored++;
       log.warn('lifecycle endpoint got an item without lifecycleEvent; ignored', where);
-      continue;
+      return;
     }
     let result: Recorded | undefined;
     try {
-      result = await recordOne(deps, { ...n, lifecycleEvent: n.lifecycleEvent });
+      result = await recordOne(deps, { ...n, lifecycleEvent: n.lifecycleEvent }, budget);
     } catch (e) {
       notRecorded++;
       log.error('lifecycle event could not be recorded', {
         ...where,
         error: e instanceof Error ? e.name : 'unknown',
       });
-      continue;
+      return;
     }
     if (result === undefined) {
       ignored++;
-      continue;
+      return;
     }
     const { written } = result;
     recorded.set(`${written.definition.tenantId}|${written.definition.key}`, written);
+  };
+
+  // NOTE: items of one subscription are recorded in order; different subscriptions side by
+  // side, a few at a time, so a large batch is on record well within Graph's deadline.
+  const groups = new Map<string, LifecycleNotification[]>();
+  for (const n of notifications) {
+    const group = groups.get(n.subscriptionId);
+    if (group === undefined) groups.set(n.subscriptionId, [n]);
+    else group.push(n);
   }
+  const queue = [...groups.values()];
+  const worker = async (): Promise<void> => {
+    for (let group = queue.shift(); group !== undefined; group = queue.shift()) {
+      for (const n of group) await recordItem(n);
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(recordConcurrency, queue.length) }, () => worker()),
+  );
   return {
     received: notifications.length,
     subscriptions: [...recorded.values()],
@@ -123,12 +149,17 @@ interface Recorded {
 async function recordOne(
   deps: LifecycleDeps,
   n: LifecycleNotification & { lifecycleEvent: string },
+  budget: { crossTenantLookups: number },
 ): Promise<Recorded | undefined> {
   const { store, log, clock } = deps;
   const where = { graphId: n.subscriptionId, event: n.lifecycleEvent };
-  let current = await store.findByGraphId(n.subscriptionId, n.tenantId);
-  if (current === undefined && n.tenantId !== undefined) {
-    // NOTE: a payload whose tenant field is wrong or absent still finds its subscription.
+  let current =
+    n.tenantId !== undefined || budget.crossTenantLookups-- > 0
+      ? await store.findByGraphId(n.subscriptionId, n.tenantId)
+      : undefined;
+  if (current === undefined && n.tenantId !== undefined && budget.crossTenantLookups-- > 0) {
+    // NOTE: a payload whose tenant field is wrong still finds its subscription (a few per
+    // collection; the sweep renews the rest on time anyway).
     current = await store.findByGraphId(n.subscriptionId);
   }
   if (current === undefined) {

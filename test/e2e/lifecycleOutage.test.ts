@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { HttpRequest, HttpResponse } from '@azure/functions';
 import { lifecycleHandler } from '../../functions/lifecycleNotifications';
 import type { AppDependencies } from '../../shared/composition';
@@ -118,6 +119,7 @@ class StoreWrapper implements SubscriptionStore {
     private readonly inner: SubscriptionStore,
     private readonly override: {
       update?: (next: ManagedSubscription, etag: string) => Promise<StoredSubscription>;
+      findByGraphId?: (id: string, tenantId?: string) => Promise<StoredSubscription | undefined>;
     },
   ) {}
   create(s: ManagedSubscription) {
@@ -127,7 +129,10 @@ class StoreWrapper implements SubscriptionStore {
     return this.inner.get(tenantId, key);
   }
   findByGraphId(graphSubscriptionId: string, tenantId?: string) {
-    return this.inner.findByGraphId(graphSubscriptionId, tenantId);
+    return (
+      this.override.findByGraphId?.(graphSubscriptionId, tenantId) ??
+      this.inner.findByGraphId(graphSubscriptionId, tenantId)
+    );
   }
   update(next: ManagedSubscription, etag: string) {
     return this.override.update?.(next, etag) ?? this.inner.update(next, etag);
@@ -258,15 +263,25 @@ describe('Graph outage during the inline action', () => {
     expect((await h.read('cut-short')).etag).toBe(atAnswer.etag);
   });
 
-  test('when Graph is slower than the budget, then 202 with the action deferred', async () => {
+  test('when Graph is slower than the budget, then 202 with the action deferred, and the row is not marked failing', async () => {
     const [row] = await onGraph('slow-reauth');
     h.sim.setLatency(5_000);
 
     const answer = await post(h.deps, [itemFor(row!, 'reauthorizationRequired')]);
+    await sleep(300);
 
     expect(answer.status).toBe(202);
     expect(answer.body).toMatchObject({ recorded: 1, completed: 0, deferred: 1 });
-    expect((await h.read('slow-reauth')).pendingEvent?.name).toBe('reauthorizationRequired');
+    const after = await h.read('slow-reauth');
+    expect(after.pendingEvent?.name).toBe('reauthorizationRequired');
+    // We stopped waiting; Graph did not fail: no failure counted, no error shown, due now.
+    expect(after).toMatchObject({
+      status: 'reauthorizationRequired',
+      failureCount: 0,
+      lastError: undefined,
+      claim: undefined,
+    });
+    expect(after.nextActionAt.getTime()).toBeLessThanOrEqual(h.clock.now().getTime());
   });
 });
 
@@ -347,5 +362,34 @@ describe('5xx only for an event that could not be recorded', () => {
     expect(answer.body).toMatchObject({ recorded: 1 });
     expect(await h.read('resync-hook-down')).toMatchObject({ resyncReason: 'missed' });
     expect(answer.logs.some((l) => l.level === 'error')).toBe(true);
+  });
+});
+
+describe('forged collections', () => {
+  test('when many items carry unknown ids and wrong tenants, then only a few lookups go across tenants and the genuine item is still recorded', async () => {
+    const [row] = await onGraph('among-forgeries');
+    let acrossTenants = 0;
+    const deps: AppDependencies = {
+      ...h.deps,
+      store: new StoreWrapper(h.store, {
+        findByGraphId: (id, tenantId) => {
+          if (tenantId === undefined) acrossTenants++;
+          return h.store.findByGraphId(id, tenantId);
+        },
+      }),
+    };
+    const forged = Array.from({ length: 40 }, () => ({
+      subscriptionId: randomUUID(),
+      tenantId: randomUUID(),
+      clientState: 'forged',
+      lifecycleEvent: 'subscriptionRemoved',
+    }));
+
+    const answer = await post(deps, [...forged, itemFor(row!, 'missed')]);
+
+    expect(answer.status).toBe(202);
+    expect(answer.body).toMatchObject({ received: 41, recorded: 1, ignored: 40 });
+    expect(acrossTenants).toBeLessThanOrEqual(5);
+    expect(await h.read('among-forgeries')).toMatchObject({ resyncReason: 'missed' });
   });
 });
