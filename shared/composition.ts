@@ -96,7 +96,7 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
           defaultLifecycleNotificationUrl: config.lifecycleNotificationUrl,
         },
       ).map((p) => `${p.field}: ${p.message}`),
-    requiredPermissionsFor: (resource) => requiredPermissionsFor(resource),
+    requiredPermissionsFor: (resource, operation) => requiredPermissionsFor(resource, operation),
     sweepOptions: {
       concurrencyPerTenant: config.sweep.concurrencyPerTenant,
       tenantsInParallel: config.sweep.tenantsInParallel,

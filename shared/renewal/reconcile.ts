@@ -1,6 +1,7 @@
 import type { Clock } from '../clock';
 import { GraphError, isGraphError, localGraphErrorCodes } from '../graph/graphError';
 import type { GraphSubscription, GraphSubscriptions } from '../graph/graphSubscriptions';
+import type { SubscriptionOperation } from '../graph/permissions';
 import type { Logger } from '../logger';
 import {
   isClaimHeldError,
@@ -55,7 +56,10 @@ export interface ReconcileDeps {
   /** Problems with a definition that Graph would reject; checked before every create. */
   readonly checkDefinition?: (subscription: ManagedSubscription) => readonly string[];
   /** The Graph permissions a resource needs, named on 403s. */
-  readonly requiredPermissionsFor?: (resource: string) => readonly string[];
+  readonly requiredPermissionsFor?: (
+    resource: string,
+    operation: SubscriptionOperation,
+  ) => readonly string[];
   /**
    * Where resync requests go (the owner's queue). The row is the outbox: a row holding a request
    * not yet sent is kept due, and the message is sent before anything else is done with it.
@@ -210,7 +214,22 @@ async function perform(
   const tenantId = definition.tenantId;
   const call = { abortSignal: options.signal };
   const failed = (action: DecisionKind | 'adopt', e: unknown): Performed => {
-    const failure = failureFacts(e, definition.resource, deps);
+    const failure = failureFacts(e, definition.resource, deps, operationOf(decision.kind));
+    if (options.signal?.aborted === true && failure.code === localGraphErrorCodes.aborted) {
+      // NOTE: we stopped waiting (the lifecycle budget), Graph did not fail: the row stays as it
+      // was, due now, for the sweep; no failure is counted. Graph may have done the call; the
+      // next attempt finds that out (409 -> adopt, or a renewal that extends again).
+      return {
+        action,
+        failure,
+        transition: (sub, now) => ({
+          ...sub,
+          claim: undefined,
+          nextActionAt: earliest(sub.nextActionAt, now),
+          updatedAt: now,
+        }),
+      };
+    }
     return {
       action,
       failure,
@@ -480,11 +499,18 @@ function earliest(a: Date, b: Date): Date {
   return a.getTime() <= b.getTime() ? a : b;
 }
 
-function failureFacts(e: unknown, resource: string, deps: ReconcileDeps): FailureFacts {
+function failureFacts(
+  e: unknown,
+  resource: string,
+  deps: ReconcileDeps,
+  operation: SubscriptionOperation = 'create',
+): FailureFacts {
   if (!isGraphError(e)) throw e;
   const requiredPermissions =
     e.requiredPermissions ??
-    (e.status === 403 || e.status === 401 ? deps.requiredPermissionsFor?.(resource) : undefined);
+    (e.status === 403 || e.status === 401
+      ? deps.requiredPermissionsFor?.(resource, operation)
+      : undefined);
   return {
     status: e.status,
     code: e.code,
@@ -492,6 +518,19 @@ function failureFacts(e: unknown, resource: string, deps: ReconcileDeps): Failur
     retryAfterMs: e.retryAfterMs,
     requiredPermissions,
   };
+}
+
+function operationOf(kind: DecisionKind): SubscriptionOperation {
+  switch (kind) {
+    case 'renew':
+      return 'update';
+    case 'reauthorize':
+      return 'reauthorize';
+    case 'delete':
+      return 'delete';
+    default:
+      return 'create';
+  }
 }
 
 function sameChangeTypes(a: string, b: string): boolean {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { runSweep } from '../../shared/renewal/sweep';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
 import { startHarness, type Harness } from '../support/appHarness';
@@ -214,6 +215,32 @@ describe('sweep: 403', () => {
     expect(updatesOf(id).map((c) => c.status)).toEqual([403, 403, 200]);
     expect(onGraph(id)?.expirationDateTime).toEqual(restored.expiresAt);
     expect(restored.expiresAt!.getTime()).toBeGreaterThan(before.expiresAt!.getTime());
+  });
+
+  test('when the renewal of a drive root is denied, then the row names the permission a renewal needs (ReadWrite), not the one a create needs', async () => {
+    await h.manage({
+      key: 'denied-drive',
+      resource: `drives/${randomUUID()}/root`,
+      changeType: 'updated',
+    });
+    await sweep();
+    const before = await h.read('denied-drive');
+    expect(before.status).toBe('active');
+    h.clock.advanceTo(before.nextActionAt);
+    h.sim.revokePermission(h.tenantId);
+
+    await sweep();
+    h.sim.restorePermission(h.tenantId);
+
+    const denied = await h.read('denied-drive');
+    expect(denied).toMatchObject({
+      status: 'failed',
+      graphSubscriptionId: before.graphSubscriptionId,
+    });
+    expect(denied.lastError).toMatchObject({
+      status: 403,
+      requiredPermissions: ['Files.ReadWrite.All'],
+    });
   });
 
   test('when the permission is missing at create, then the row is failed naming Mail.Read and created once restored', async () => {
