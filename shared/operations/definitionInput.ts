@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { checkDefinition } from '../graph/definitionChecks';
+import { checkDefinition, type DefinitionToCheck } from '../graph/definitionChecks';
 import { subscriptionDefinitionSchema, type SubscriptionDefinition } from '../subscriptions/model';
 import type { FieldProblem } from './errors';
 
@@ -39,6 +39,10 @@ export function parseDefinitionInput(
   if (fields.lifecycleNotificationUrl === undefined) {
     fields.lifecycleNotificationUrl = options.config.lifecycleNotificationUrl;
   }
+  const checks = {
+    cloud: options.config.graph.cloud,
+    defaultLifecycleNotificationUrl: options.config.lifecycleNotificationUrl,
+  };
   const parsed = subscriptionDefinitionSchema.safeParse(fields);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -53,13 +57,41 @@ export function parseDefinitionInput(
         });
       }
     }
+    // NOTE: Graph's rules are checked on the fields that are well-formed too, so a body with a
+    // bad URL and a lifetime beyond the maximum names both at once, not one per attempt.
+    const named = new Set(problems.map((p) => p.field));
+    const wellFormed = wellFormedFields(fields);
+    if (wellFormed !== undefined) {
+      problems.push(...checkDefinition(wellFormed, checks).filter((p) => !named.has(p.field)));
+    }
     return { ok: false, problems };
   }
-  problems.push(
-    ...checkDefinition(parsed.data, {
-      cloud: options.config.graph.cloud,
-      defaultLifecycleNotificationUrl: options.config.lifecycleNotificationUrl,
-    }),
-  );
+  problems.push(...checkDefinition(parsed.data, checks));
   return problems.length > 0 ? { ok: false, problems } : { ok: true, definition: parsed.data };
+}
+
+/**
+ * The fields Graph's rules read, where they have the right type; undefined without a resource
+ * and a notification URL, which every rule needs.
+ */
+function wellFormedFields(
+  fields: Readonly<Record<string, unknown>>,
+): DefinitionToCheck | undefined {
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const resource = text(fields.resource);
+  const notificationUrl = text(fields.notificationUrl);
+  if (resource === undefined || notificationUrl === undefined) return undefined;
+  const lifetime = fields.lifetimeMinutes;
+  return {
+    resource,
+    notificationUrl,
+    changeType: text(fields.changeType),
+    lifecycleNotificationUrl: text(fields.lifecycleNotificationUrl),
+    includeResourceData:
+      typeof fields.includeResourceData === 'boolean' ? fields.includeResourceData : undefined,
+    encryptionCertificate: text(fields.encryptionCertificate),
+    encryptionCertificateId: text(fields.encryptionCertificateId),
+    lifetimeMinutes:
+      typeof lifetime === 'number' && Number.isFinite(lifetime) ? lifetime : undefined,
+  };
 }

@@ -12,6 +12,7 @@ import {
 import {
   isClaimHeldError,
   isStoreConflictError,
+  isStoreNotFoundError,
   type SubscriptionStore,
 } from '../store/subscriptionStore';
 import type {
@@ -163,13 +164,7 @@ export async function applyDefinition(
       return await applyChange(deps, existing, definition);
     } catch (e) {
       if (isStoreConflictError(e)) continue;
-      if (isClaimHeldError(e)) {
-        throw new OperationError(
-          409,
-          'Busy',
-          `The subscription ${definition.key} is being worked on (renewed or recreated); try again in a minute`,
-        );
-      }
+      if (isClaimHeldError(e)) throw busy(definition.key);
       throw e;
     }
   }
@@ -189,6 +184,16 @@ async function applyChange(
   const diff = diffDefinitions(existing.definition, definition);
   const changed = diff.recreate.length + diff.patch.length + diff.local.length > 0;
   if (!changed) {
+    // NOTE: `failed` needs a person (a permission, a definition): one who re-applies it has
+    // usually just fixed the cause, so it is tried now rather than at the slow retry.
+    if (existing.status === 'failed' && !isDue(existing, clock.now())) {
+      const now = clock.now();
+      const due = await store.update(
+        { ...withDefinition(existing, existing.definition, now), nextActionAt: now },
+        existing.etag,
+      );
+      return finish(deps, 'unchanged', due);
+    }
     // Re-applying an unchanged definition retries what is due (a failing create, say).
     return isDue(existing, clock.now())
       ? finish(deps, 'unchanged', existing)
@@ -370,26 +375,57 @@ export interface DeleteResult {
   readonly action: ActionReport | undefined;
 }
 
-/** Marks the subscription `deleting` (due now), then deletes it from Graph and the store. */
+/**
+ * Marks the subscription `deleting` (due now), then deletes it from Graph and the store. Refused
+ * (409 Busy) while another worker holds the row's claim: the outcome it writes afterwards (a
+ * renewal, say) would set the status back to active and the delete would be lost.
+ */
 export async function deleteSubscription(
   deps: OperationsDeps,
   key: string,
   tenantId?: string,
 ): Promise<DeleteResult> {
-  const found = await getByKey(deps, key, tenantId);
-  const marked =
-    found.status === 'deleting'
-      ? found
-      : await writeOutcome(deps, found, (sub, now) => ({
-          ...sub,
-          status: 'deleting',
-          nextActionAt: now,
-          updatedAt: now,
-        }));
-  if (marked === undefined) return { deleted: true, subscription: undefined, action: undefined };
-  const action = await reconcileSubscription(deps, marked);
-  const left = await deps.store.get(marked.definition.tenantId, key);
-  return { deleted: left === undefined, subscription: left, action };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const found = await getByKey(deps, key, tenantId);
+    let marked: StoredSubscription = found;
+    if (found.status !== 'deleting') {
+      const now = deps.clock.now();
+      const held = found.claim;
+      if (held !== undefined && held.owner !== deps.instanceId && held.until > now) {
+        throw busy(key);
+      }
+      // NOTE: conditional on the row read, so no claim was taken since the check above.
+      const { etag, ...sub } = found;
+      try {
+        marked = await deps.store.update(
+          { ...sub, status: 'deleting', nextActionAt: now, updatedAt: now },
+          etag,
+        );
+      } catch (e) {
+        if (isStoreConflictError(e)) continue;
+        if (isStoreNotFoundError(e)) {
+          return { deleted: true, subscription: undefined, action: undefined };
+        }
+        throw e;
+      }
+    }
+    const action = await reconcileSubscription(deps, marked);
+    const left = await deps.store.get(marked.definition.tenantId, key);
+    return { deleted: left === undefined, subscription: left, action };
+  }
+  throw new OperationError(
+    409,
+    'Conflict',
+    `The subscription ${key} kept changing while it was deleted; try again`,
+  );
+}
+
+function busy(key: string): OperationError {
+  return new OperationError(
+    409,
+    'Busy',
+    `The subscription ${key} is being worked on (renewed or recreated); try again in a minute`,
+  );
 }
 
 export interface ResyncAckResult {

@@ -123,7 +123,8 @@ export async function runSweep(
       log.error('unexpected error while reconciling', {
         tenantId: sub.definition.tenantId,
         key: sub.definition.key,
-        error: e instanceof Error ? `${e.name}: ${e.message}` : 'unknown',
+        // NOTE: the name only: a message may carry a URL with a key or a SAS.
+        error: e instanceof Error ? e.name : 'unknown',
       });
       return;
     }
@@ -166,7 +167,8 @@ export async function runSweep(
         unexpectedErrors++;
         log.error('sweep of a tenant stopped', {
           tenantId,
-          error: e instanceof Error ? `${e.name}: ${e.message}` : 'unknown',
+          // NOTE: the name only: a message may carry a URL with a key or a SAS.
+          error: e instanceof Error ? e.name : 'unknown',
         });
       }
     }

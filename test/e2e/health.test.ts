@@ -1,0 +1,304 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- the function files are loaded after the
+   app settings are set, in an isolated registry, which static imports cannot do. */
+import { randomUUID } from 'node:crypto';
+import { InvocationContext, type Timer } from '@azure/functions';
+import { healthHandler } from '../../functions/health';
+import { coreDependencies, type AppDependencies } from '../../shared/composition';
+import { loadConfig } from '../../shared/config';
+import type { HealthView } from '../../shared/operations/health';
+import { sweepAndRecord } from '../../shared/operations/sweepOperation';
+import type { SweepSummary } from '../../shared/renewal/sweep';
+import type { SubscriptionStore } from '../../shared/store/subscriptionStore';
+import { TableSweepRecords } from '../../shared/store/sweepRecords';
+import { TableSubscriptionStore } from '../../shared/store/tableSubscriptionStore';
+import { newManagedSubscription } from '../../shared/subscriptions/newSubscription';
+import {
+  azuriteConnectionString,
+  simulatorAppSettings,
+  startHarness,
+  uniqueTableName,
+  type Harness,
+} from '../support/appHarness';
+import { invokeHttp, urlFunctionKey, type HttpAnswer } from '../support/httpInvocation';
+import { aDefinition } from '../support/subscriptionMother';
+
+/**
+ * `GET /api/health` as an availability test calls it: 200 when every subscription is alive and
+ * the last sweep is recent and clean, 503 with the reasons otherwise. On the app's core wired to
+ * Azurite (subscriptions and the sweep's record in the same table, as in production) and the
+ * Graph simulator, on the harness's instant test clock.
+ */
+
+const minute = 60_000;
+const presence = () => `communications/presences/${randomUUID()}`;
+const mail = () => `users/${randomUUID()}/messages`;
+
+let h: Harness;
+let deps: AppDependencies;
+
+beforeEach(async () => {
+  h = await startHarness();
+  deps = {
+    ...coreDependencies({
+      config: h.config,
+      clock: h.clock,
+      store: h.store,
+      graph: h.deps.graph,
+      sweepRecords: TableSweepRecords.fromConfig(h.config.storage),
+    }),
+    log: h.deps.log,
+  };
+});
+
+afterEach(async () => {
+  await h.stop();
+});
+
+const sweep = () => sweepAndRecord(deps, deps.sweepOptions);
+
+async function health(using: AppDependencies = deps): Promise<HttpAnswer & { view: HealthView }> {
+  const answer = await invokeHttp(
+    healthHandler(using),
+    { method: 'GET', path: '/api/health' },
+    'health',
+  );
+  expect(answer.headers.get('cache-control')).toBe('no-store');
+  expect(answer.text).not.toContain(urlFunctionKey);
+  return { ...answer, view: answer.body as HealthView };
+}
+
+describe('GET /api/health', () => {
+  test('when nothing is managed yet, then it is healthy', async () => {
+    const { status, view } = await health();
+
+    expect(status).toBe(200);
+    expect(view).toMatchObject({ healthy: true, reasons: [], total: 0, lastSweep: null });
+  });
+
+  test('when subscriptions are managed but no sweep has run, then 503 says so', async () => {
+    await h.manage({ key: 'waiting', resource: mail() });
+
+    const { status, view } = await health();
+
+    expect(status).toBe(503);
+    expect(view).toMatchObject({
+      healthy: false,
+      reasons: ['no sweep has been recorded yet'],
+      total: 1,
+      counts: { pending: 1 },
+      problems: [],
+    });
+  });
+
+  test('when every subscription is alive after a clean sweep, then 200 with counts, the soonest expiry and the sweep', async () => {
+    await h.manage({ key: 'mail', resource: mail() });
+    await h.manage({ key: 'presence', resource: presence() });
+    const summary = await sweep();
+
+    const { status, view } = await health();
+
+    expect(status).toBe(200);
+    expect(view).toMatchObject({
+      healthy: true,
+      reasons: [],
+      total: 2,
+      counts: { active: 2, pending: 0, failed: 0 },
+      problems: [],
+      problemCount: 0,
+      resyncsPending: 0,
+      soonestExpiry: {
+        tenantId: h.tenantId,
+        key: 'presence',
+        expirationDateTime: (await h.read('presence')).expiresAt?.toISOString(),
+      },
+    });
+    expect(view.lastSweep).toEqual(summary);
+    expect(view.lastSweep?.counts).toEqual({ create: { succeeded: 2 } });
+  });
+
+  test('when a subscription failed with 403, then 503 names it with the permission it needs', async () => {
+    const tenant = randomUUID();
+    h.sim.revokePermission(tenant);
+    await h.manage({ key: 'healthy', resource: mail() });
+    await h.manage({ key: 'denied', tenantId: tenant, resource: mail() });
+    await sweep();
+
+    const { status, view } = await health();
+
+    expect(status).toBe(503);
+    expect(view.reasons).toEqual([
+      '1 subscription(s) not alive (failing, failed, lapsed or stuck)',
+      'the last sweep had 1 failure(s) and 0 unexpected error(s)',
+    ]);
+    expect(view.counts).toMatchObject({ active: 1, failed: 1 });
+    expect(view.problems).toEqual([
+      expect.objectContaining({
+        tenantId: tenant,
+        key: 'denied',
+        status: 'failed',
+        problem: 'failed',
+        expirationDateTime: null,
+        lastError: expect.objectContaining({ status: 403 }) as unknown,
+        requiredPermissions: ['Mail.Read'],
+      }),
+    ]);
+    expect(view.lastSweep?.failures).toEqual([
+      expect.objectContaining({ tenantId: tenant, key: 'denied', action: 'create', status: 403 }),
+    ]);
+  });
+
+  test('when the last sweep is older than two sweep periods, then 503 says how long ago it ran', async () => {
+    await h.manage({ key: 'mail', resource: mail() });
+    await sweep();
+    h.clock.advance(3 * h.config.sweep.periodMs);
+
+    const { status, view } = await health();
+
+    expect(status).toBe(503);
+    expect(view.reasons).toEqual([
+      `the last sweep finished ${(3 * h.config.sweep.periodMs) / minute} minutes ago`,
+    ]);
+    expect(view.problems).toEqual([]);
+  });
+
+  test('when the last sweep had a failure but every subscription is alive, then 503 names the sweep', async () => {
+    await h.manage({ key: 'kept', resource: mail() });
+    await h.manage({ key: 'unwanted', resource: mail() });
+    await sweep();
+    // The owner asked for `unwanted` to go; Graph fails the delete, so it stays `deleting`.
+    const unwanted = await h.read('unwanted');
+    const { etag, ...row } = unwanted;
+    await h.store.update({ ...row, status: 'deleting', nextActionAt: h.clock.now() }, etag);
+    h.sim.injectFault({ match: { method: 'DELETE' }, status: 500 });
+    await sweep();
+
+    const { status, view } = await health();
+
+    expect(status).toBe(503);
+    expect(view.reasons).toEqual(['the last sweep had 1 failure(s) and 0 unexpected error(s)']);
+    expect(view.problems).toEqual([]);
+    expect(view.counts).toMatchObject({ active: 1, deleting: 1 });
+  });
+
+  test('when a subscription outlived its expiry without a sweep, then it is lapsed', async () => {
+    await h.manage({ key: 'presence', resource: presence() });
+    await sweep();
+    const { expiresAt } = await h.read('presence');
+    h.clock.advanceTo(new Date((expiresAt?.getTime() ?? 0) + minute));
+
+    const { status, view } = await health();
+
+    expect(status).toBe(503);
+    expect(view.problems).toEqual([
+      expect.objectContaining({ key: 'presence', status: 'active', problem: 'lapsed' }),
+    ]);
+    expect(view.reasons).toHaveLength(2);
+  });
+
+  test('when a new subscription waits longer than two sweep periods, then it is stuck', async () => {
+    await h.manage({ key: 'waiting', resource: mail() });
+    h.clock.advance(2 * h.config.sweep.periodMs + minute);
+
+    const { view } = await health();
+
+    expect(view.problems).toEqual([
+      expect.objectContaining({ key: 'waiting', status: 'pending', problem: 'stuck' }),
+    ]);
+  });
+
+  test('when the store cannot be read, then 503 with a generic reason and only the error name logged', async () => {
+    const detail = 'connection refused by https://acct.table.example.net/?sig=very-secret';
+    const fail = () => Promise.reject(new Error(detail));
+    const broken: SubscriptionStore = {
+      create: fail,
+      get: fail,
+      findByGraphId: fail,
+      update: fail,
+      claim: fail,
+      delete: fail,
+      listDue: () => ({ [Symbol.asyncIterator]: () => ({ next: fail }) }),
+      list: fail,
+      tenants: fail,
+    };
+
+    const answer = await health({ ...deps, store: broken });
+
+    expect(answer.status).toBe(503);
+    expect(answer.view).toEqual({
+      healthy: false,
+      reasons: ['the state of the subscriptions could not be read (storage or settings)'],
+    });
+    expect(answer.logs).toEqual([
+      { level: 'error', args: ['health could not be read', { error: 'Error' }] },
+    ]);
+    expect(answer.text).not.toContain('very-secret');
+  });
+});
+
+describe('the timer and health functions as the host loads them', () => {
+  type Functions = {
+    readonly sweepSubscriptions: (typeof import('../../functions/sweepSubscriptions'))['sweepSubscriptions'];
+    readonly health: (typeof import('../../functions/health'))['health'];
+  };
+  const savedEnv = { ...process.env };
+
+  afterEach(() => {
+    for (const name of Object.keys(process.env)) {
+      if (!(name in savedEnv)) Reflect.deleteProperty(process.env, name);
+    }
+    Object.assign(process.env, savedEnv);
+  });
+
+  /** Loads both function files afresh with `settings`, sharing one composition root. */
+  function loadFunctions(settings: Readonly<Record<string, string>>): Functions {
+    Object.assign(process.env, settings);
+    let loaded: Functions | undefined;
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      jest.isolateModules(() => {
+        const timer = require('../../functions/sweepSubscriptions') as Pick<
+          Functions,
+          'sweepSubscriptions'
+        >;
+        const healthFunction = require('../../functions/health') as Pick<Functions, 'health'>;
+        loaded = { sweepSubscriptions: timer.sweepSubscriptions, health: healthFunction.health };
+      });
+    } finally {
+      warn.mockRestore();
+    }
+    if (loaded === undefined) throw new Error('the function files did not load');
+    return loaded;
+  }
+
+  test('when the timer has swept, then its summary is recorded and the health function reports it', async () => {
+    const settings = {
+      STORAGE_CONNECTION: azuriteConnectionString(),
+      SUBSCRIPTIONS_TABLE: uniqueTableName(),
+      ...simulatorAppSettings(h.sim),
+    };
+    const config = loadConfig(settings);
+    // NOTE: a row the sweep settles without Graph (its composition root cannot trust the
+    // simulator's test CA): a delete of a subscription that never reached Graph.
+    const store = TableSubscriptionStore.fromConfig(config.storage);
+    const unwanted = newManagedSubscription(aDefinition({ tenantId: h.tenantId }), new Date());
+    await store.create({ ...unwanted, status: 'deleting' });
+    const functions = loadFunctions(settings);
+    const now = new Date().toISOString();
+    const timer: Timer = {
+      isPastDue: false,
+      schedule: { adjustForDST: true },
+      scheduleStatus: { last: now, next: now, lastUpdated: now },
+    };
+
+    const summary: SweepSummary = await functions.sweepSubscriptions(
+      timer,
+      new InvocationContext({ logHandler: () => undefined }),
+    );
+    const answer = await invokeHttp(functions.health, { method: 'GET', path: '/api/health' });
+
+    expect(summary.counts).toEqual({ delete: { succeeded: 1 } });
+    expect(await TableSweepRecords.fromConfig(config.storage).last()).toEqual(summary);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ healthy: true, total: 0, lastSweep: summary });
+  });
+});
