@@ -135,6 +135,8 @@ export async function startAzurite(): Promise<RunningAzurite> {
     connectionString: connectionStringFor({ blobPort, queuePort, tablePort }),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
+        // NOTE: the server process also waits on its IPC channel; closing it lets it exit at once.
+        if (child.connected) child.disconnect();
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
         await exited;
