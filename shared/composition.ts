@@ -7,7 +7,7 @@ import type { GraphSubscriptions } from './graph/graphSubscriptions';
 import { maxLifetimeFor } from './graph/lifetimes';
 import { requiredPermissionsFor } from './graph/permissions';
 import type { LifecycleDeps } from './lifecycle/handleLifecycleNotifications';
-import { silentLogger } from './logger';
+import { silentLogger, type Logger } from './logger';
 import { defaultOutcomeTimings, type OutcomePolicy } from './renewal/outcomes';
 import type { SweepOptions } from './renewal/sweep';
 import { WritePacer, type PaceLimits } from './renewal/writePacer';
@@ -117,19 +117,31 @@ export function appDependencies(): Promise<AppDependencies> {
 }
 
 function buildAppDependencies(): Promise<AppDependencies> {
-  const config = loadConfig();
+  return Promise.resolve(productionDependencies(loadConfig()));
+}
+
+/**
+ * The production parts for a configuration: Table store, resync queue and sweep records in the
+ * STORAGE_CONNECTION account, the Graph client with the configured credential, the system
+ * clock. The functions build it from `process.env`; the CLI from its own settings.
+ */
+export function productionDependencies(
+  config: Config,
+  options: { readonly log?: Logger; readonly instanceId?: string } = {},
+): AppDependencies {
   const clock = systemClock;
-  return Promise.resolve(
-    coreDependencies({
-      config,
+  const deps = coreDependencies({
+    config,
+    clock,
+    store: TableSubscriptionStore.fromConfig(config.storage),
+    resync: QueueResyncPublisher.fromConfig(config.storage),
+    sweepRecords: TableSweepRecords.fromConfig(config.storage),
+    graph: createGraphSubscriptions(config, {
       clock,
-      store: TableSubscriptionStore.fromConfig(config.storage),
-      resync: QueueResyncPublisher.fromConfig(config.storage),
-      sweepRecords: TableSweepRecords.fromConfig(config.storage),
-      graph: createGraphSubscriptions(config, {
-        clock,
-        retry: { timeoutMs: config.graphTimeoutMs },
-      }),
+      retry: { timeoutMs: config.graphTimeoutMs },
+      ...(options.log === undefined ? {} : { log: options.log }),
     }),
-  );
+    ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+  });
+  return options.log === undefined ? deps : { ...deps, log: options.log };
 }
