@@ -19,7 +19,7 @@ import {
   type FailureFacts,
   type OutcomePolicy,
 } from './outcomes';
-import { decide, type Decision, type DecisionKind } from './planRenewals';
+import { decide, graphMinimumLifetimeMs, type Decision, type DecisionKind } from './planRenewals';
 import type { WritePacer } from './writePacer';
 import {
   needsResyncSignal,
@@ -265,11 +265,16 @@ async function perform(
         latestSupportedTlsVersion: definition.latestSupportedTlsVersion,
       };
       try {
-        const created = await graph.create(tenantId, request, call);
+        const { value: created, capped } = await withGraphsMaximum(
+          deps,
+          claimed,
+          request.expirationDateTime,
+          (at) => graph.create(tenantId, { ...request, expirationDateTime: at }, call),
+        );
         return {
           action: 'create',
           transition: (sub, now) =>
-            afterCreated(sub, created, decision.reason, now, startedAt, policy),
+            afterCreated(capped(sub), created, decision.reason, now, startedAt, policy),
         };
       } catch (e) {
         if (!(isGraphError(e) && e.status === 409)) return failed('create', e);
@@ -279,15 +284,15 @@ async function perform(
     case 'renew': {
       const id = claimed.graphSubscriptionId ?? '';
       try {
-        const renewed = await graph.update(
-          tenantId,
-          id,
-          { expirationDateTime: decision.expirationDateTime },
-          call,
+        const { value: renewed, capped } = await withGraphsMaximum(
+          deps,
+          claimed,
+          decision.expirationDateTime,
+          (at) => graph.update(tenantId, id, { expirationDateTime: at }, call),
         );
         return {
           action: 'renew',
-          transition: (sub, now) => afterRenewed(sub, renewed, now, startedAt, policy),
+          transition: (sub, now) => afterRenewed(capped(sub), renewed, now, startedAt, policy),
         };
       } catch (e) {
         return failed('renew', e);
@@ -518,6 +523,55 @@ function failureFacts(
     retryAfterMs: e.retryAfterMs,
     requiredPermissions,
   };
+}
+
+/** Graph's 400 when an expiry is beyond its maximum for the resource (graph-facts section 9). */
+const beyondMaximum = /can only be (\d+) minutes in the future/i;
+
+/**
+ * Calls `write` with `expiresAt`; when Graph answers that the expiry is beyond its maximum for
+ * the resource (our lifetime table is higher than what Graph allows this resource), writes once
+ * more with Graph's maximum minus the renewal margin, never under the 45-minute floor, so a wrong
+ * table entry costs a call rather than the subscription.
+ */
+async function withGraphsMaximum<T>(
+  deps: ReconcileDeps,
+  sub: StoredSubscription,
+  expiresAt: Date,
+  write: (expiresAt: Date) => Promise<T>,
+): Promise<{ value: T; capped: (s: ManagedSubscription) => ManagedSubscription }> {
+  try {
+    return { value: await write(expiresAt), capped: (s) => s };
+  } catch (e) {
+    const found = isGraphError(e) && e.status === 400 ? beyondMaximum.exec(e.message) : null;
+    if (found === null) throw e;
+    const graphMaximum = Number(found[1]);
+    const lifetimeMs = Math.max(
+      graphMinimumLifetimeMs,
+      graphMaximum * 60_000 - deps.policy.renewalMarginMs,
+    );
+    const shorter = new Date(deps.clock.now().getTime() + lifetimeMs);
+    if (shorter.getTime() >= expiresAt.getTime()) throw e;
+    deps.log.warn('Graph allows a shorter lifetime than our table; retried with its maximum', {
+      tenantId: sub.definition.tenantId,
+      key: sub.definition.key,
+      resource: sub.definition.resource,
+      graphMaximumMinutes: graphMaximum,
+    });
+    await deps.pacer.acquire('write', sub.definition.tenantId);
+    const value = await write(shorter);
+    // NOTE: remembered as the definition's lifetime, so renewals ask for it (and are scheduled
+    // by it) from now on; re-applying the owner's definition resets it and it is learned again.
+    return {
+      value,
+      capped: (s) => {
+        const own = s.definition.lifetimeMinutes;
+        return own !== undefined && own <= graphMaximum
+          ? s
+          : { ...s, definition: { ...s.definition, lifetimeMinutes: graphMaximum } };
+      },
+    };
+  }
 }
 
 function operationOf(kind: DecisionKind): SubscriptionOperation {

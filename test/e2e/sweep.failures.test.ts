@@ -323,3 +323,39 @@ describe('sweep: logs', () => {
     for (const row of rows) expect(logged).not.toContain(row.clientState);
   });
 });
+
+describe('sweep: Graph allows less than our lifetime table', () => {
+  test('when Graph answers that the expiry is too far, then the create is retried with its maximum, which is kept for the renewals', async () => {
+    await h.manage({ key: 'shorter' });
+    h.sim.injectFault({
+      match: { kind: 'create' },
+      status: 400,
+      code: 'ExtensionError',
+      message: 'Subscription expiration can only be 2000 minutes in the future.',
+      times: 1,
+    });
+
+    await sweep();
+
+    const created = await h.read('shorter');
+    const creates = h.sim.calls().filter((c) => c.kind === 'create');
+    expect(creates.map((c) => c.status)).toEqual([400, 201]);
+    expect(created).toMatchObject({ status: 'active', failureCount: 0 });
+    expect(created.definition.lifetimeMinutes).toBe(2000);
+    const lifetime = created.expiresAt!.getTime() - h.clock.now().getTime();
+    expect(lifetime).toBeLessThanOrEqual(2000 * minute);
+    expect(lifetime).toBeGreaterThan(1900 * minute);
+    // Scheduled by the shorter lifetime: a quarter of it before expiry.
+    expect(created.expiresAt!.getTime() - created.nextActionAt.getTime()).toBe(500 * minute);
+
+    h.clock.advanceTo(created.nextActionAt);
+    await sweep();
+
+    const renewed = await h.read('shorter');
+    expect(renewed).toMatchObject({ status: 'active', failureCount: 0 });
+    expect(renewed.expiresAt!.getTime() - h.clock.now().getTime()).toBeLessThanOrEqual(
+      2000 * minute,
+    );
+    expect(h.sim.calls().filter((c) => c.status === 400)).toHaveLength(1);
+  });
+});

@@ -169,6 +169,7 @@ class Simulator implements GraphSimulator {
   private readonly heldSockets = new Set<Socket>();
   private readonly stopController = new AbortController();
   private readonly recorded: SimulatedCall[] = [];
+  private readonly onFault: GraphSimulatorOptions['onFault'];
   private latencyMs: number;
   private port = 0;
   private stopping: Promise<void> | undefined;
@@ -187,6 +188,7 @@ class Simulator implements GraphSimulator {
       this.clock,
     );
     this.latencyMs = options.latencyMs ?? 0;
+    this.onFault = options.onFault;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     // NOTE: every pending latency wait and outbound request listens on this one signal.
     setMaxListeners(0, this.stopController.signal);
@@ -404,6 +406,13 @@ class Simulator implements GraphSimulator {
       graphApi: route.area === 'graph',
     });
     if (fault !== undefined) {
+      this.onFault?.(fault, {
+        method,
+        kind: route.kind,
+        tenantId: exchange.tenantId,
+        subscriptionId: route.subscriptionId,
+        at: exchange.at,
+      });
       const kind = fault.kind ?? 'status';
       if (kind === 'ignoreExpiry') {
         ignoreExpiry = true;
@@ -598,7 +607,7 @@ class Simulator implements GraphSimulator {
       exchange,
       status,
       fault.code ?? defaultFaultCode(status),
-      defaultFaultMessage(status, operationName(exchange.route.kind)),
+      fault.message ?? defaultFaultMessage(status, operationName(exchange.route.kind)),
       headers,
     );
   }

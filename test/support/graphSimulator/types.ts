@@ -53,6 +53,22 @@ export interface GraphSimulatorOptions {
   clientId?: string;
   /** ADDITION. See `clientId`. */
   clientSecret?: string;
+  /**
+   * ADDITION. Called synchronously each time an injected fault rule is taken, before it is
+   * applied (before the socket is reset or held, or the status sent). For counting faults and for
+   * harnesses that move a simulated clock when a request is held (tools/chaos).
+   */
+  onFault?: (rule: FaultRule, call: FaultedCall) => void;
+}
+
+/** ADDITION. The request an injected fault was taken for (see `onFault`). */
+export interface FaultedCall {
+  readonly method: string;
+  readonly kind: CallKind;
+  readonly tenantId: string | undefined;
+  readonly subscriptionId: string | undefined;
+  /** When the request arrived, on the simulator's clock. */
+  readonly at: Date;
 }
 
 /** PEM; `cert` is valid for 127.0.0.1 and localhost (SAN IP + DNS) and signed by `ca`. */
@@ -127,6 +143,8 @@ export interface FaultRule {
   status?: number;
   /** Graph error code in the body (default per status). */
   code?: string;
+  /** ADDITION. Graph error message in the body (default per status and operation). */
+  message?: string;
   /** Adds Retry-After (may be fractional like 0.05). */
   retryAfterSeconds?: number;
   /** Default 1. */
