@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock';
 import { GraphError, isGraphError, localGraphErrorCodes } from '../graph/graphError';
 import type { GraphSubscription, GraphSubscriptions } from '../graph/graphSubscriptions';
@@ -360,6 +361,17 @@ async function adopt(
     if (existing?.notificationUrl !== definition.notificationUrl) {
       return failedWith(failureFacts(conflict, definition.resource, deps));
     }
+    // NOTE: the list omits clientState; a GET shows whether it carries ours (one we created
+    // before a crash) or another's (another deployment sending to the same URL): never adopt that.
+    const full = await graph.get(tenantId, existing.id, { abortSignal: options.signal });
+    if (full.clientState !== null && !sameSecret(full.clientState, claimed.clientState)) {
+      return failedWith({
+        status: 409,
+        code: 'NotOurs',
+        message:
+          'Graph has a subscription for this resource and URL with another clientState (another deployment?); not adopted',
+      });
+    }
     await pacer.acquire('write', tenantId, options.signal);
     const renewed = await graph.update(
       tenantId,
@@ -572,6 +584,13 @@ async function withGraphsMaximum<T>(
       },
     };
   }
+}
+
+/** Constant-time comparison of two secrets (digests, so lengths do not leak either). */
+function sameSecret(a: string, b: string): boolean {
+  const x = createHash('sha256').update(a, 'utf8').digest();
+  const y = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(x, y);
 }
 
 function operationOf(kind: DecisionKind): SubscriptionOperation {

@@ -136,6 +136,7 @@ describe('sweep: 409 on create', () => {
     expect(graphCalls().map((c) => [c.kind, c.status])).toEqual([
       ['create', 409],
       ['list', 200],
+      ['get', 200],
       ['update', 200],
     ]);
     const onSim = h.sim.subscriptions(h.tenantId);
@@ -177,6 +178,29 @@ describe('sweep: 409 on create', () => {
     expect(summary.failures).toEqual([
       expect.objectContaining({ key: 'taken', action: 'adopt', code: 'Conflict', status: 409 }),
     ]);
+  });
+});
+
+describe('sweep: 409 on create, same URL, another clientState', () => {
+  test('when Graph has a subscription for our resource and URL with another clientState, then it is not adopted, the row is failed, and the other is left alone', async () => {
+    const row = await h.manage({ key: 'lookalike' });
+    const other = await h.deps.graph.create(h.tenantId, {
+      resource: row.definition.resource,
+      changeType: row.definition.changeType,
+      notificationUrl: row.definition.notificationUrl,
+      lifecycleNotificationUrl: row.definition.lifecycleNotificationUrl,
+      expirationDateTime: new Date(h.clock.now().getTime() + 60 * minute),
+      clientState: 'another-deployment-s-client-state',
+    });
+    h.sim.resetCalls();
+
+    await sweep();
+
+    const after = await h.read('lookalike');
+    expect(after).toMatchObject({ status: 'failed', graphSubscriptionId: undefined });
+    expect(after.lastError).toMatchObject({ code: 'NotOurs', status: 409 });
+    expect(graphCalls().map((c) => c.kind)).toEqual(['create', 'list', 'get']);
+    expect(onGraph(other.id)?.expirationDateTime).toEqual(other.expirationDateTime);
   });
 });
 
