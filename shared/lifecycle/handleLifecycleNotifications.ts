@@ -72,7 +72,10 @@ export async function recordLifecycleNotifications(
   let ignored = 0;
   let notRecorded = 0;
   const recorded = new Map<string, StoredSubscription>();
-  const budget = { crossTenantLookups: maxCrossTenantLookups };
+  const budget: CollectionLookups = {
+    crossTenantLookups: maxCrossTenantLookups,
+    found: new Map(),
+  };
 
   const recordItem = async (n: LifecycleNotification): Promise<void> => {
     const where = { graphId: n.subscriptionId, event: n.lifecycleEvent ?? null };
@@ -141,6 +144,12 @@ export function lifecycleResult(
   };
 }
 
+/** Lookups of one collection: the bound on lookups across tenants, and what each id found. */
+interface CollectionLookups {
+  crossTenantLookups: number;
+  readonly found: Map<string, StoredSubscription | undefined>;
+}
+
 interface Recorded {
   readonly written: StoredSubscription;
 }
@@ -149,18 +158,27 @@ interface Recorded {
 async function recordOne(
   deps: LifecycleDeps,
   n: LifecycleNotification & { lifecycleEvent: string },
-  budget: { crossTenantLookups: number },
+  budget: CollectionLookups,
 ): Promise<Recorded | undefined> {
   const { store, log, clock } = deps;
   const where = { graphId: n.subscriptionId, event: n.lifecycleEvent };
-  let current =
-    n.tenantId !== undefined || budget.crossTenantLookups-- > 0
-      ? await store.findByGraphId(n.subscriptionId, n.tenantId)
-      : undefined;
-  if (current === undefined && n.tenantId !== undefined && budget.crossTenantLookups-- > 0) {
-    // NOTE: a payload whose tenant field is wrong still finds its subscription (a few per
-    // collection; the sweep renews the rest on time anyway).
-    current = await store.findByGraphId(n.subscriptionId);
+  // NOTE: one lookup per Graph id and tenant per collection: repeats of an id (genuine or
+  // forged) reuse it, so a collection of copies costs one read, not one per copy.
+  const lookupKey = `${n.subscriptionId}|${n.tenantId ?? ''}`;
+  let current: StoredSubscription | undefined;
+  if (budget.found.has(lookupKey)) {
+    current = budget.found.get(lookupKey);
+  } else {
+    current =
+      n.tenantId !== undefined || budget.crossTenantLookups-- > 0
+        ? await store.findByGraphId(n.subscriptionId, n.tenantId)
+        : undefined;
+    if (current === undefined && n.tenantId !== undefined && budget.crossTenantLookups-- > 0) {
+      // NOTE: a payload whose tenant field is wrong still finds its subscription (a few per
+      // collection; the sweep renews the rest on time anyway).
+      current = await store.findByGraphId(n.subscriptionId);
+    }
+    budget.found.set(lookupKey, current);
   }
   if (current === undefined) {
     log.warn('lifecycle notification for an unknown subscription; ignored', where);
@@ -192,6 +210,7 @@ async function recordOne(
         tenantId: written.definition.tenantId,
         key: written.definition.key,
       });
+      budget.found.set(lookupKey, written);
       return { written };
     } catch (e) {
       if (isStoreNotFoundError(e)) return undefined;

@@ -166,8 +166,29 @@ function decodeListToken(token: string): ListPosition {
     json = undefined;
   }
   const parsed = listTokenSchema.safeParse(json);
-  if (!parsed.success) throw new RangeError('continuationToken was not issued by this store');
+  if (!parsed.success || (parsed.data.c !== undefined && !isServiceToken(parsed.data.c))) {
+    throw new RangeError('continuationToken was not issued by this store');
+  }
   return parsed.data;
+}
+
+/**
+ * The table service's own position, as @azure/data-tables encodes it (base64 JSON with
+ * `nextPartitionKey` and maybe `nextRowKey`). Checked here: the SDK throws a SyntaxError or a
+ * TypeError on anything else, which would look like a fault of ours rather than a bad token.
+ */
+const serviceTokenSchema = z.object({
+  nextPartitionKey: z.string().min(1),
+  nextRowKey: z.string().optional(),
+});
+
+function isServiceToken(token: string): boolean {
+  try {
+    const json: unknown = JSON.parse(Buffer.from(token, 'base64').toString('latin1'));
+    return serviceTokenSchema.safeParse(json).success;
+  } catch {
+    return false;
+  }
 }
 
 function stored(subscription: ManagedSubscription, revision: string): StoredSubscription {
