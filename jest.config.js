@@ -10,5 +10,7 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/globalSetup.ts',
   globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
   setupFiles: ['<rootDir>/test/support/networkGuard.ts'],
+  // NOTE: every log line of the run is captured and checked for secrets by the global teardown.
+  setupFilesAfterEnv: ['<rootDir>/test/support/captureLogs.ts'],
   testTimeout: 30000,
 };

@@ -19,6 +19,7 @@ import {
   type GraphSimulatorOptions,
 } from './graphSimulator';
 import { TestClock } from './testClock';
+import { recordLogLine, registerSecret } from './testLogSink';
 
 /**
  * The app's real core wired to the Graph simulator (over HTTPS, tokens through @azure/identity
@@ -112,10 +113,21 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     retry: { timeoutMs: config.graphTimeoutMs },
   });
   const logs: LogLine[] = [];
+  const push = (line: LogLine) => {
+    logs.push(line);
+    // NOTE: also to the run's sink, whose every line the secrets check reads (testLogSink.ts).
+    recordLogLine(`harness.${line.level}`, JSON.stringify([line.message, line.properties ?? {}]));
+  };
   const log: Logger = {
-    info: (message, properties) => logs.push({ level: 'info', message, properties }),
-    warn: (message, properties) => logs.push({ level: 'warn', message, properties }),
-    error: (message, properties) => logs.push({ level: 'error', message, properties }),
+    info: (message, properties) => {
+      push({ level: 'info', message, properties });
+    },
+    warn: (message, properties) => {
+      push({ level: 'warn', message, properties });
+    },
+    error: (message, properties) => {
+      push({ level: 'error', message, properties });
+    },
   };
   const instance = (): AppDependencies => ({
     ...coreDependencies({ config, clock, store, graph }),
@@ -140,7 +152,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         lifecycleNotificationUrl: config.lifecycleNotificationUrl,
         ...definition,
       });
-      return store.create(newManagedSubscription(parsed, clock.now()));
+      const created = await store.create(newManagedSubscription(parsed, clock.now()));
+      registerSecret('clientState', created.clientState);
+      return created;
     },
     async read(key, tenantId = harnessTenant) {
       const row = await store.get(tenantId, key);

@@ -12,6 +12,7 @@ import {
   type HttpResponseInit,
   type LogLevel,
 } from '@azure/functions';
+import { recordLogLine } from './testLogSink';
 
 /**
  * Serves an Azure Functions HTTP handler over loopback HTTPS, the way the Functions host would:
@@ -137,7 +138,9 @@ export async function serveHandler(
       .then((init) => writeResponse(res, init))
       .catch((e: unknown) => {
         // The host answers 500 when a function throws.
-        onLog(toLogLine('error', ['handler threw', { error: String(e) }]));
+        const line = toLogLine('error', ['handler threw', { error: String(e) }]);
+        recordLogLine('served-handler.error', line.text);
+        onLog(line);
         if (!res.headersSent) res.writeHead(500);
         res.end();
       });
@@ -234,6 +237,7 @@ export async function startLifecycleHandlerProcess(
   let stderr = '';
   errors.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
+    recordLogLine('lifecycle-child.stderr', chunk.toString('utf8'));
   });
   const listening = new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: stdout });
@@ -242,10 +246,15 @@ export async function startLifecycleHandlerProcess(
       try {
         message = JSON.parse(line) as ChildMessage;
       } catch {
-        return; // the library's own console output in test mode
+        // The library's own console output in test mode.
+        recordLogLine('lifecycle-child.stdout', line);
+        return;
       }
       if (message.listening !== undefined) resolve(message.listening);
-      if (message.log !== undefined) logs.push(message.log);
+      if (message.log !== undefined) {
+        logs.push(message.log);
+        recordLogLine(`lifecycle-child.${message.log.level}`, message.log.text);
+      }
       if (message.invocation === true) invocations++;
     });
     child.once('exit', (code) => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, isConfigError, loadConfig, settingsCatalog } from '../../shared/config';
+import { knownSecret } from '../support/testLogSink';
 
 const root = path.join(__dirname, '..', '..');
 const minimal = { STORAGE_CONNECTION: 'UseDevelopmentStorage=true' };
@@ -66,7 +67,10 @@ describe('loadConfig', () => {
   });
 
   test('when a field and a cross-setting rule fail together, then both are named', () => {
-    const error = configErrorOf({ GRAPH_CLOUD: 'mars', AZURE_CLIENT_SECRET: 'not-a-real-secret' });
+    const error = configErrorOf({
+      GRAPH_CLOUD: 'mars',
+      AZURE_CLIENT_SECRET: knownSecret('clientSecret', 'not-a-real-secret'),
+    });
     expect(error.problems.map((p) => p.key).sort()).toEqual([
       'AZURE_CLIENT_ID',
       'AZURE_TENANT_ID',
@@ -94,7 +98,10 @@ describe('loadConfig', () => {
   });
 
   test('when a client secret is set without tenant and client id, then both are named', () => {
-    const error = configErrorOf({ ...minimal, AZURE_CLIENT_SECRET: 'not-a-real-secret-value' });
+    const error = configErrorOf({
+      ...minimal,
+      AZURE_CLIENT_SECRET: knownSecret('clientSecret', 'not-a-real-secret-value'),
+    });
     expect(error.problems.map((p) => p.key).sort()).toEqual(['AZURE_CLIENT_ID', 'AZURE_TENANT_ID']);
   });
 

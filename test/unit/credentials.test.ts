@@ -10,6 +10,7 @@ import {
   credentialKindFor,
   withExtraTrustedCas,
 } from '../../shared/graph/credentials';
+import { knownSecret } from '../support/testLogSink';
 
 const none: Config['identity'] = {
   tenantId: undefined,
@@ -27,7 +28,7 @@ const app = {
 
 describe('createCredential', () => {
   test('when a client secret is configured, then a ClientSecretCredential is built', () => {
-    const identity = { ...app, clientSecret: 'not-a-real-secret' };
+    const identity = { ...app, clientSecret: knownSecret('clientSecret', 'not-a-real-secret') };
     expect(credentialKindFor(identity)).toBe('clientSecret');
     expect(createCredential(identity, 'global')).toBeInstanceOf(ClientSecretCredential);
   });
@@ -48,7 +49,10 @@ describe('createCredential', () => {
   test('when a secret lacks its tenant, then a ConfigError names AZURE_TENANT_ID and not the secret', () => {
     let thrown: unknown;
     try {
-      createCredential({ ...app, tenantId: undefined, clientSecret: 'hidden-value' }, 'global');
+      createCredential(
+        { ...app, tenantId: undefined, clientSecret: knownSecret('clientSecret', 'hidden-value') },
+        'global',
+      );
     } catch (e) {
       thrown = e;
     }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { registerSecret } from '../testLogSink';
 import { formatGraphDateTime, parseGraphDateTime } from './graphTime';
 import {
   classifyResource,
@@ -169,6 +170,8 @@ export class SubscriptionApi {
       if (problem !== undefined) return problem;
     }
     const clientState = request.clientState ?? null;
+    // ADDITION: the test run's secrets check looks for it in every log line (testLogSink.ts).
+    registerSecret('clientState', clientState);
     if (clientState !== null && clientState.length > maxClientStateLength) {
       return fail(
         400,

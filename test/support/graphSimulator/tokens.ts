@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { registerSecret } from '../testLogSink';
 
 /**
  * The simulator's Entra ID: a client-credentials token endpoint for one app registration and
@@ -74,7 +75,10 @@ export class TokenService {
   constructor(
     readonly clientId: string,
     private readonly clientSecret: string,
-  ) {}
+  ) {
+    // ADDITION: the test run's secrets check looks for it in every log line (testLogSink.ts).
+    registerSecret('clientSecret', clientSecret);
+  }
 
   /**
    * The object id of this app's service principal in a tenant: stable per simulator and tenant,
@@ -109,7 +113,9 @@ export class TokenService {
       ver: '1.0',
     };
     const unsigned = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
-    return `${unsigned}.${this.sign(unsigned)}`;
+    const token = `${unsigned}.${this.sign(unsigned)}`;
+    registerSecret('accessToken', token);
+    return token;
   }
 
   /** Graph's check of `Authorization: Bearer ...`; messages as Graph words them. */
