@@ -5,8 +5,8 @@ import type { ManagedSubscription, SubscriptionDefinition } from '../subscriptio
  * No I/O, no clock: the shell reads, calls this, acts, and records the outcome (outcomes.ts).
  *
  * Rules (graph-facts sections 2 and 3, design.md section 4):
- * - Renew when a quarter of the lifetime or less remains, and never later than two sweep periods
- *   before expiry. The new expiry is now + lifetime - margin, never under Graph's 45-minute floor.
+ * - Renew when a quarter of the lifetime or less remains, and never later than four sweep periods
+ *   before expiry where half the lifetime allows (two at least). The new expiry is now + lifetime - margin, never under Graph's 45-minute floor.
  * - pending / removed / expired on Graph: create from the stored definition.
  * - reauthorizationRequired: renew when due (a PATCH also reauthorizes), otherwise reauthorize.
  *   Never a reauthorize and a PATCH on one subscription within 10 minutes (graph-facts 3.3).
@@ -75,11 +75,15 @@ export function expiryFor(
 }
 
 /**
- * How long before expiry a renewal is due: a quarter of the lifetime, and never less than two
- * sweep periods (graph-facts section 10).
+ * How long before expiry a renewal is due: a quarter of the lifetime, and at least four sweep
+ * periods where half the lifetime allows (never less than two), so a short-lived subscription
+ * (presence, Teams: 60 minutes) gets four chances before it expires, not three: the chaos run
+ * showed a crashed sweep, a throttled call and a timeout in a row lapsing some with three.
  */
 export function renewalLeadMs(definition: SubscriptionDefinition, policy: RenewalPolicy): number {
-  return Math.max(lifetimeMsFor(definition, policy) / 4, 2 * policy.sweepPeriodMs);
+  const lifetime = lifetimeMsFor(definition, policy);
+  const period = policy.sweepPeriodMs;
+  return Math.max(lifetime / 4, 2 * period, Math.min(4 * period, lifetime / 2));
 }
 
 /** When a subscription expiring at `expiresAt` is next due for renewal. */

@@ -1,7 +1,7 @@
 /**
  * The sweep's period, read off its NCRONTAB schedule (six fields: second minute hour day month
- * day-of-week). The planner needs it: a subscription is renewed no later than two sweep periods
- * before it expires, so a missed or late run still leaves one more chance.
+ * day-of-week). The planner needs it: a subscription is renewed several sweep periods before it
+ * expires, so missed or failed runs still leave more chances (planRenewals.ts).
  *
  * Only the time-of-day fields are evaluated; a schedule restricted to some days is rejected,
  * since such a sweep cannot keep any Graph subscription alive (the longest lifetime is 30 days,

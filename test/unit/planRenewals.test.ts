@@ -41,24 +41,24 @@ function subscription(overrides: SubscriptionOverrides = {}): ManagedSubscriptio
 describe('expiryFor and renewalDueAt', () => {
   test.each([
     ['outlook mail', definition(), min(10_080 - 5), min(10_080 / 4)],
-    ['presence', definition({ resource: 'communications/presences?$filter=x' }), min(55), min(15)],
+    ['presence', definition({ resource: 'communications/presences?$filter=x' }), min(55), min(20)],
     [
       'a 50-minute lifetime, clamped to the 45-minute floor',
       definition({ lifetimeMinutes: 50 }),
       min(45),
-      min(12.5),
+      min(20),
     ],
     [
       'a 30-minute lifetime, never above what was asked',
       definition({ lifetimeMinutes: 30 }),
       min(30),
-      min(10),
+      min(15),
     ],
     [
       'a lifetime over the maximum, capped',
       definition({ resource: 'communications/presences', lifetimeMinutes: 600 }),
       min(55),
-      min(15),
+      min(20),
     ],
   ])(
     'when the subscription is %s, then the new expiry and renewal lead follow the policy',
@@ -69,10 +69,21 @@ describe('expiryFor and renewalDueAt', () => {
     },
   );
 
-  test('when two sweep periods exceed a quarter of the lifetime, then renewal is due two periods before expiry', () => {
+  test('when four sweep periods exceed a quarter of the lifetime, then renewal is due four periods before expiry', () => {
+    const def = definition({ resource: 'communications/presences' });
+    expect(renewalDueAt(def, at(60), policy)).toEqual(at(40));
+  });
+
+  test('when four sweep periods exceed half the lifetime, then renewal is due half a lifetime before expiry', () => {
     const slowSweep = { ...policy, sweepPeriodMs: min(10) };
     const def = definition({ resource: 'communications/presences' });
-    expect(renewalDueAt(def, at(60), slowSweep)).toEqual(at(40));
+    expect(renewalDueAt(def, at(60), slowSweep)).toEqual(at(30));
+  });
+
+  test('when two sweep periods exceed half the lifetime, then renewal is still due two periods before expiry', () => {
+    const slowestSweep = { ...policy, sweepPeriodMs: min(15) };
+    const def = definition({ lifetimeMinutes: 50 });
+    expect(renewalDueAt(def, at(50), slowestSweep)).toEqual(at(20));
   });
 });
 
