@@ -70,6 +70,7 @@ export {
 } from './receiver';
 export type {
   CallKind,
+  FaultedCall,
   FaultKind,
   FaultRule,
   GraphSimulator,
