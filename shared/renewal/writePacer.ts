@@ -44,8 +44,10 @@ interface Cell {
 function cellFor(limit: PaceLimit, windowMs: number): Cell {
   const rate = Math.max(1, Math.floor(limit.limit * limit.budget));
   const intervalMs = windowMs / rate;
-  // NOTE: burst + rate x window <= limit, so no window of Graph's can see more than the limit.
-  const burst = Math.max(1, Math.min(rate, limit.limit - rate));
+  // NOTE: burst + rate x window stays half the gap below the limit: Graph's window starts at the
+  // first request it sees, and a burst that leaves together can arrive late (new connections),
+  // so the requests at the end of our first window must not land in Graph's first one.
+  const burst = Math.max(1, Math.min(rate, Math.floor((limit.limit - rate) / 2)));
   return { intervalMs, toleranceMs: (burst - 1) * intervalMs };
 }
 

@@ -25,7 +25,8 @@ describe('WritePacer', () => {
   test('when 2,000 writes for one tenant are reserved at once, then no 20 s window holds more than 500', () => {
     const pacer = new WritePacer(unusedClock);
     const slots = Array.from({ length: 2000 }, () => pacer.reserve('write', tenantA, 0));
-    expect(maxInAnyWindow(slots, 20_000)).toBeLessThanOrEqual(500);
+    // With headroom for requests that arrive late: at most 475 in any window.
+    expect(maxInAnyWindow(slots, 20_000)).toBeLessThanOrEqual(475);
     // 90% of the limit: 450 per window at the steady rate.
     const last = Math.max(...slots);
     expect(2000 / (last / 20_000)).toBeGreaterThanOrEqual(0.9 * 500);
@@ -69,6 +70,7 @@ describe('WritePacer', () => {
     const pacer = new WritePacer(clock, graphPaceLimits(0.9, 20_000));
     for (let i = 0; i < 60; i++) await pacer.acquire('write', tenantA);
     expect(sleeps.length).toBeGreaterThan(0);
-    expect(Math.max(...sleeps)).toBeCloseTo((60 - 50) * (20_000 / 450), 0);
+    // A burst of 25 (half the gap between 450 and 500), then one slot every 20 s / 450.
+    expect(Math.max(...sleeps)).toBeCloseTo((60 - 25) * (20_000 / 450), 0);
   });
 });
