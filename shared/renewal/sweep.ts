@@ -30,7 +30,7 @@ export interface SweepOptions {
 
 export const defaultSweepOptions: SweepOptions = {
   concurrencyPerTenant: 8,
-  tenantsInParallel: 4,
+  tenantsInParallel: 16,
 };
 
 export type SummaryAction = DecisionKind | 'adopt';

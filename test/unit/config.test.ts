@@ -42,7 +42,7 @@ describe('loadConfig', () => {
         tenantWritesPer20s: 450,
         appWritesPer20s: 1800,
         concurrencyPerTenant: 8,
-        tenantsInParallel: 4,
+        tenantsInParallel: 16,
       },
       graphTimeoutMs: 30_000,
       lifecycle: { inlineBudgetMs: 2000, maxBodyBytes: 1_048_576 },
