@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { recordLifecycleEvent } from '../renewal/outcomes';
 import { reconcileSubscription, type ActionReport, type ReconcileDeps } from '../renewal/reconcile';
@@ -234,6 +235,8 @@ export async function actWithinBudget(
 ): Promise<ActionReport[]> {
   if (subscriptions.length === 0 || budgetMs <= 0) return [];
   const controller = new AbortController();
+  // NOTE: every inline action (and each Graph call in it) listens on this one signal.
+  setMaxListeners(0, controller.signal);
   const finished: ActionReport[] = [];
   const work = Promise.all(
     subscriptions.map(async (sub) => {
