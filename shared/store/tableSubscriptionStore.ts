@@ -195,6 +195,13 @@ function stored(subscription: ManagedSubscription, revision: string): StoredSubs
   return { ...copySubscription(subscription), etag: encodeToken(subscription, revision) };
 }
 
+/**
+ * Due rows per page: each tenant swept in parallel holds one page (full copies of its
+ * subscriptions), so pages are kept small; the entities read stay the same, only the round
+ * trips grow (a service page holds up to 1,000).
+ */
+const duePageSize = 200;
+
 export class TableSubscriptionStore implements SubscriptionStore {
   readonly metrics: StoreMetrics = { entitiesRead: 0, requests: 0 };
   /** Tenants this instance has registered; the registry write is idempotent, this only saves it. */
@@ -340,7 +347,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
       // NOTE: one page in memory at a time; the caller's work on a page happens before the next
       // page is requested. A row rescheduled meanwhile to a time still before `before` and after
       // the current position can be listed again, with its new state and token.
-      for await (const page of this.pages(filter)) {
+      for await (const page of this.pages(filter, duePageSize)) {
         for (const entity of page) {
           const reading = readSubscriptionRow(entity);
           if (reading.ok) yield stored(reading.subscription, reading.revision);
@@ -418,8 +425,10 @@ export class TableSubscriptionStore implements SubscriptionStore {
   }
 
   /** Every page of a query, one round trip each, counted. */
-  private async *pages(filter: string): AsyncGenerator<readonly Entity[]> {
-    const pages = this.client.listEntities({ queryOptions: { filter } }).byPage();
+  private async *pages(filter: string, maxPageSize?: number): AsyncGenerator<readonly Entity[]> {
+    const pages = this.client
+      .listEntities({ queryOptions: { filter } })
+      .byPage(maxPageSize === undefined ? {} : { maxPageSize });
     for (;;) {
       // NOTE: the SDK asks the service only while it holds a continuation token, so a round trip
       // is counted per page returned.
