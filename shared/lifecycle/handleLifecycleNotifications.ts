@@ -53,6 +53,8 @@ export interface LifecycleResult {
 const maxRecordAttempts = 4;
 /** Subscriptions whose items are recorded at the same time. */
 const recordConcurrency = 8;
+/** Recorded subscriptions acted on at the same time within the inline budget. */
+const inlineConcurrency = 16;
 /**
  * Lookups across tenants per collection, for items whose tenant field does not find them. Bounded
  * so that a forged collection of random ids costs a few queries, not one per item.
@@ -238,21 +240,32 @@ export async function actWithinBudget(
   // NOTE: every inline action (and each Graph call in it) listens on this one signal.
   setMaxListeners(0, controller.signal);
   const finished: ActionReport[] = [];
-  const work = Promise.all(
-    subscriptions.map(async (sub) => {
-      try {
-        finished.push(await reconcileSubscription(deps, sub, { signal: controller.signal }));
-      } catch (e) {
-        // NOTE: the event is on record; the sweep retries what failed here.
-        if (!controller.signal.aborted) {
-          deps.log.warn('inline lifecycle action failed; left to the sweep', {
-            tenantId: sub.definition.tenantId,
-            key: sub.definition.key,
-            error: e instanceof Error ? e.name : 'unknown',
-          });
-        }
+  const act = async (sub: StoredSubscription): Promise<void> => {
+    try {
+      finished.push(await reconcileSubscription(deps, sub, { signal: controller.signal }));
+    } catch (e) {
+      // NOTE: the event is on record; the sweep retries what failed here.
+      if (!controller.signal.aborted) {
+        deps.log.warn('inline lifecycle action failed; left to the sweep', {
+          tenantId: sub.definition.tenantId,
+          key: sub.definition.key,
+          error: e instanceof Error ? e.name : 'unknown',
+        });
       }
-    }),
+    }
+  };
+  // NOTE: a few at a time, not the whole collection at once: the store also records the events
+  // of the POSTs arriving meanwhile, which must finish within their deadline; what the budget
+  // does not reach is on record for the sweep.
+  const queue = [...subscriptions];
+  const worker = async (): Promise<void> => {
+    for (let sub = queue.shift(); sub !== undefined; sub = queue.shift()) {
+      if (controller.signal.aborted) return;
+      await act(sub);
+    }
+  };
+  const work = Promise.all(
+    Array.from({ length: Math.min(inlineConcurrency, queue.length) }, () => worker()),
   );
   const budget = deps.clock.sleep(budgetMs, controller.signal).then(
     () => 'budget' as const,
