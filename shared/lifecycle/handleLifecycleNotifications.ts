@@ -1,8 +1,8 @@
 import { setMaxListeners } from 'node:events';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { recordLifecycleEvent } from '../renewal/outcomes';
 import { reconcileSubscription, type ActionReport, type ReconcileDeps } from '../renewal/reconcile';
 import { isStoreConflictError, isStoreNotFoundError } from '../store/subscriptionStore';
+import { sameSecret } from '../subscriptions/compare';
 import { lifecycleEvents, type StoredSubscription } from '../subscriptions/model';
 import type { LifecycleNotification } from './lifecyclePayload';
 
@@ -289,12 +289,4 @@ export async function actWithinBudget(
     return inTime;
   }
   return [...finished];
-}
-
-/** Constant-time comparison, also when lengths differ (digests have a fixed length). */
-function sameSecret(given: string | undefined, expected: string): boolean {
-  if (given === undefined) return false;
-  const a = createHash('sha256').update(given, 'utf8').digest();
-  const b = createHash('sha256').update(expected, 'utf8').digest();
-  return timingSafeEqual(a, b);
 }

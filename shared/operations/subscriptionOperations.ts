@@ -21,6 +21,7 @@ import type {
   SubscriptionDefinition,
 } from '../subscriptions/model';
 import { subscriptionKeyPattern, tenantIdPattern } from '../subscriptions/model';
+import { sameChangeTypes } from '../subscriptions/compare';
 import { newManagedSubscription } from '../subscriptions/newSubscription';
 import { notFound, OperationError } from './errors';
 
@@ -108,16 +109,12 @@ export function diffDefinitions(
 ): DefinitionDiff {
   const recreate = recreateFields.filter((f) =>
     f === 'changeType'
-      ? changeTypeSet(stored.changeType) !== changeTypeSet(wanted.changeType)
+      ? !sameChangeTypes(stored.changeType, wanted.changeType)
       : stored[f] !== wanted[f],
   );
   const patch = patchFields.filter((f) => stored[f] !== wanted[f]);
   const local = stored.lifetimeMinutes === wanted.lifetimeMinutes ? [] : ['lifetimeMinutes'];
   return { recreate, patch, local };
-}
-
-function changeTypeSet(value: string): string {
-  return [...new Set(value.split(',').map((v) => v.trim().toLowerCase()))].sort().join(',');
 }
 
 /**

@@ -2,7 +2,7 @@ import { isGraphError } from '../graph/graphError';
 import type { GraphSubscription } from '../graph/graphSubscriptions';
 import type { StoredSubscription } from '../subscriptions/model';
 import { withoutQuery } from '../subscriptions/model';
-import { timingSafeEqual } from 'node:crypto';
+import { sameChangeTypes, sameSecret } from '../subscriptions/compare';
 import type { OperationsDeps } from './subscriptionOperations';
 
 /**
@@ -82,7 +82,7 @@ function compare(sub: StoredSubscription, g: GraphSubscription): DriftDifference
   if (normalizeResource(d.resource) !== normalizeResource(g.resource)) {
     add('resource', d.resource, g.resource);
   }
-  if (changeTypes(d.changeType) !== changeTypes(g.changeType)) {
+  if (!sameChangeTypes(d.changeType, g.changeType)) {
     add('changeType', d.changeType, g.changeType);
   }
   if (d.notificationUrl !== g.notificationUrl) {
@@ -123,10 +123,6 @@ function normalizeResource(resource: string): string {
   return resource.replace(/^\/+/, '').toLowerCase();
 }
 
-function changeTypes(value: string): string {
-  return [...new Set(value.split(',').map((v) => v.trim().toLowerCase()))].sort().join(',');
-}
-
 function hide(url: string | null): string | null {
   if (url === null) return null;
   try {
@@ -134,10 +130,4 @@ function hide(url: string | null): string | null {
   } catch {
     return '(not a URL)';
   }
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'utf8');
-  const y = Buffer.from(b, 'utf8');
-  return x.length === y.length && timingSafeEqual(x, y);
 }

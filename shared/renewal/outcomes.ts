@@ -315,7 +315,8 @@ function capByExpiry(
   return Math.max(floor, Math.min(delayMs, room / 2));
 }
 
-function earliest(a: Date, b: Date): Date {
+/** The earlier of two times. */
+export function earliest(a: Date, b: Date): Date {
   return a.getTime() <= b.getTime() ? a : b;
 }
 

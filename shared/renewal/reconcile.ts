@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock';
 import { GraphError, isGraphError, localGraphErrorCodes } from '../graph/graphError';
 import type { GraphSubscription, GraphSubscriptions } from '../graph/graphSubscriptions';
@@ -10,6 +9,7 @@ import {
   isStoreNotFoundError,
   type SubscriptionStore,
 } from '../store/subscriptionStore';
+import { sameChangeTypes, sameSecret } from '../subscriptions/compare';
 import type { ManagedSubscription, StoredSubscription } from '../subscriptions/model';
 import {
   afterCreated,
@@ -17,6 +17,7 @@ import {
   afterReauthorized,
   afterRenewed,
   afterWait,
+  earliest,
   type FailureFacts,
   type OutcomePolicy,
 } from './outcomes';
@@ -512,10 +513,6 @@ function keepOutboxDue(
   };
 }
 
-function earliest(a: Date, b: Date): Date {
-  return a.getTime() <= b.getTime() ? a : b;
-}
-
 function failureFacts(
   e: unknown,
   resource: string,
@@ -586,13 +583,6 @@ async function withGraphsMaximum<T>(
   }
 }
 
-/** Constant-time comparison of two secrets (digests, so lengths do not leak either). */
-function sameSecret(a: string, b: string): boolean {
-  const x = createHash('sha256').update(a, 'utf8').digest();
-  const y = createHash('sha256').update(b, 'utf8').digest();
-  return timingSafeEqual(x, y);
-}
-
 function operationOf(kind: DecisionKind): SubscriptionOperation {
   switch (kind) {
     case 'renew':
@@ -604,21 +594,6 @@ function operationOf(kind: DecisionKind): SubscriptionOperation {
     default:
       return 'create';
   }
-}
-
-function sameChangeTypes(a: string, b: string): boolean {
-  const set = (s: string) =>
-    [
-      ...new Set(
-        s
-          .toLowerCase()
-          .split(',')
-          .map((x) => x.trim()),
-      ),
-    ]
-      .sort()
-      .join(',');
-  return set(a) === set(b);
 }
 
 function report(
