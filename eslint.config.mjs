@@ -31,9 +31,27 @@ export default tseslint.config(
   },
   {
     // NOTE: tests may use non-null assertions on values they just asserted exist.
-    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'devkit/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    // NOTE: devkit/ (Graph simulator, in-memory store, Azurite starter, harness) is for tests,
+    // tools and benchmarks; what ships to Azure never imports it.
+    files: ['functions/**/*.ts', 'shared/**/*.ts', 'cli/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/devkit/**', '**/test/**'],
+              message: 'production code does not import devkit/ or test/',
+            },
+          ],
+        },
+      ],
     },
   },
   prettier,

@@ -1,5 +1,5 @@
 import { runSweep } from '../shared/renewal/sweep';
-import { graphThrottleLimits } from '../test/support/graphSimulator';
+import { graphThrottleLimits } from '../devkit/graphSimulator';
 import { benchClock, buildBenchCore, startBenchSimulator } from './support/benchCore';
 import { since, type Scenario } from './support/context';
 import { benchDefinition, benchKey, benchTenantId, createOnGraph, seedRows } from './support/fleet';

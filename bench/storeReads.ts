@@ -1,8 +1,8 @@
 import { runSweep, type SweepSummary } from '../shared/renewal/sweep';
 import type { ManagedSubscription } from '../shared/subscriptions/model';
 import { newManagedSubscription } from '../shared/subscriptions/newSubscription';
-import type { GraphSimulator } from '../test/support/graphSimulator';
-import type { TestClock } from '../test/support/testClock';
+import type { GraphSimulator } from '../devkit/graphSimulator';
+import type { TestClock } from '../devkit/testClock';
 import {
   benchClock,
   buildBenchCore,

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { simulatorAppSettings } from '../test/support/appHarness';
+import { simulatorAppSettings } from '../devkit/appHarness';
 import { addScheduled, largeTable, largeTableSize, unclaimedEvery } from './storeReads';
 import { benchLifecycleUrl } from './support/benchCore';
 import { since, type Scenario } from './support/context';

@@ -1,7 +1,7 @@
 import { runSweep, type SweepSummary } from '../shared/renewal/sweep';
 import type { ManagedSubscription } from '../shared/subscriptions/model';
-import { graphThrottleLimits, type GraphSimulator } from '../test/support/graphSimulator';
-import type { TestClock } from '../test/support/testClock';
+import { graphThrottleLimits, type GraphSimulator } from '../devkit/graphSimulator';
+import type { TestClock } from '../devkit/testClock';
 import {
   benchClock,
   buildBenchCore,

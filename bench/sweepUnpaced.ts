@@ -1,5 +1,5 @@
 import { isGraphError } from '../shared/graph/graphError';
-import { graphThrottleLimits } from '../test/support/graphSimulator';
+import { graphThrottleLimits } from '../devkit/graphSimulator';
 import { freshWindows, pacedSweep, settle, throttledCalls } from './sweepPace';
 import { since, type Scenario } from './support/context';
 import { mapLimit } from './support/fleet';

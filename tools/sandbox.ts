@@ -19,14 +19,14 @@ import type { ResyncMessage } from '../shared/resync/resyncPublisher';
 import { TableSweepRecords } from '../shared/store/sweepRecords';
 import { TableSubscriptionStore } from '../shared/store/tableSubscriptionStore';
 import type { LifecycleEvent } from '../shared/subscriptions/model';
-import { startAzurite, type RunningAzurite } from '../test/support/azurite';
+import { startAzurite, type RunningAzurite } from '../devkit/azurite';
 import {
   simulatorCredentialOptions,
   startGraphSimulator,
   startWebhookReceiver,
-} from '../test/support/graphSimulator';
-import { serveHandler, type FunctionsHttpHandler } from '../test/support/lifecycleServer';
-import { TestClock } from '../test/support/testClock';
+} from '../devkit/graphSimulator';
+import { serveHandler, type FunctionsHttpHandler } from '../devkit/lifecycleServer';
+import { TestClock } from '../devkit/testClock';
 import {
   checkHandled,
   formatDuration,
@@ -614,7 +614,7 @@ const azuriteGraceMs = 500;
 
 /**
  * `azurite.stop()`, without its 5-second wait. NOTE: workaround: after SIGTERM Azurite closes its
- * servers, but its process stays alive on the IPC channel to this one (test/support/azurite.ts
+ * servers, but its process stays alive on the IPC channel to this one (devkit/azurite.ts
  * forks it with one and `stop()` never disconnects it), so `stop()` waits out its 5-second
  * SIGKILL fallback every time. The data is in memory and discarded either way, so once the
  * servers had their grace the process is killed at once.

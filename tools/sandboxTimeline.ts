@@ -5,7 +5,7 @@ import { decodeResyncMessage } from '../shared/resync/queueResyncPublisher';
 import type { ResyncMessage } from '../shared/resync/resyncPublisher';
 import type { SubscriptionStore } from '../shared/store/subscriptionStore';
 import type { LifecycleEvent, StoredSubscription } from '../shared/subscriptions/model';
-import type { SimulatedCall } from '../test/support/graphSimulator';
+import type { SimulatedCall } from '../devkit/graphSimulator';
 
 /**
  * The sandbox's timeline, derived from what really happened rather than from what the script

@@ -6,18 +6,18 @@ import type { GraphSubscriptions } from '../../shared/graph/graphSubscriptions';
 import type { RetrySettings } from '../../shared/graph/retryPolicy';
 import { subscriptionTableClient } from '../../shared/store/tableClient';
 import { TableSubscriptionStore } from '../../shared/store/tableSubscriptionStore';
-import { simulatorAppSettings, uniqueTableName } from '../../test/support/appHarness';
+import { simulatorAppSettings, uniqueTableName } from '../../devkit/appHarness';
 import {
   startGraphSimulator,
   type GraphSimulator,
   type GraphSimulatorOptions,
-} from '../../test/support/graphSimulator';
-import { TestClock } from '../../test/support/testClock';
+} from '../../devkit/graphSimulator';
+import { TestClock } from '../../devkit/testClock';
 import { trustedSimulatorTls } from './trust';
 
 /**
  * The app's real core wired to the Graph simulator (HTTPS, tokens through @azure/identity from
- * the app settings) and to Azurite, as test/support/appHarness.ts does it: `loadConfig` from
+ * the app settings) and to Azurite, as devkit/appHarness.ts does it: `loadConfig` from
  * settings, `createGraphSubscriptions`, `coreDependencies`. Only the clock, the table name and
  * (per run) the pace window differ from the composition root; the simulator's CA is trusted
  * through NODE_EXTRA_CA_CERTS (see trust.ts), so the Graph client gets no TLS options at all.

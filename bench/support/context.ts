@@ -1,4 +1,4 @@
-import { startAzurite, type RunningAzurite } from '../../test/support/azurite';
+import { startAzurite, type RunningAzurite } from '../../devkit/azurite';
 import type { Figure } from './figures';
 
 /**

@@ -9,8 +9,8 @@ import {
 import { createTableIfMissing } from '../../shared/store/tableClient';
 import type { ManagedSubscription, SubscriptionDefinition } from '../../shared/subscriptions/model';
 import { newClientState, newManagedSubscription } from '../../shared/subscriptions/newSubscription';
-import type { GraphSimulator } from '../../test/support/graphSimulator';
-import type { TestClock } from '../../test/support/testClock';
+import type { GraphSimulator } from '../../devkit/graphSimulator';
+import type { TestClock } from '../../devkit/testClock';
 import { benchLifecycleUrl, benchNotificationUrl } from './benchCore';
 
 /**

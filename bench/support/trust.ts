@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { generateSimulatorTls, type SimulatorTls } from '../../test/support/graphSimulator';
+import { generateSimulatorTls, type SimulatorTls } from '../../devkit/graphSimulator';
 
 /**
  * The benchmark trusts the Graph simulator's CA the way an operator would trust a private CA:

@@ -13,8 +13,8 @@ import {
   harnessTenant,
   simulatorAppSettings,
   uniqueTableName,
-} from '../support/appHarness';
-import { startGraphSimulator, type GraphSimulator } from '../support/graphSimulator';
+} from '../../devkit/appHarness';
+import { startGraphSimulator, type GraphSimulator } from '../../devkit/graphSimulator';
 
 /**
  * The built CLI (`node dist/cli/main.js`, what the package's `bin` runs) as an operator runs it:

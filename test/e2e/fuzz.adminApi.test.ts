@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { subscriptionsApiHandler } from '../../functions/subscriptionsApi';
 import { runSweep } from '../../shared/renewal/sweep';
 import type { StoredSubscription, SubscriptionDefinition } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
+import { startHarness, type Harness } from '../../devkit/appHarness';
 import {
   assertProperty,
   contentTypes,

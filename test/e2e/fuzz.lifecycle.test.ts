@@ -5,7 +5,7 @@ import { maxValidationTokenLength } from '../../shared/lifecycle/validationHands
 import { runSweep } from '../../shared/renewal/sweep';
 import type { SubscriptionStore } from '../../shared/store/subscriptionStore';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
+import { startHarness, type Harness } from '../../devkit/appHarness';
 import {
   assertProperty,
   contentTypes,

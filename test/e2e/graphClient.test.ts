@@ -1,4 +1,4 @@
-import { simulatorAppSettings } from '../support/appHarness';
+import { simulatorAppSettings } from '../../devkit/appHarness';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../shared/clock';
 import { loadConfig, type Config } from '../../shared/config';
@@ -17,7 +17,7 @@ import {
   startGraphSimulator,
   type CallKind,
   type GraphSimulator,
-} from '../support/graphSimulator';
+} from '../../devkit/graphSimulator';
 
 /**
  * The Graph client against the Graph simulator over real HTTPS, with real token acquisition

@@ -4,7 +4,7 @@ import {
   startGraphSimulator,
   type GraphSimulator,
   type RawResponse,
-} from '../support/graphSimulator';
+} from '../../devkit/graphSimulator';
 
 /**
  * Throttling (graph-facts sections 6.2 and 6.3) on the injected clock with a tiny window,

@@ -4,7 +4,7 @@ import {
   startGraphSimulator,
   type GraphSimulator,
   type RawResponse,
-} from '../support/graphSimulator';
+} from '../../devkit/graphSimulator';
 
 /**
  * The subscription API as graph-facts sections 1, 2 and 7 describe it. Notification URLs here

@@ -11,7 +11,7 @@ import {
   simulatorPipelineOptions,
   startGraphSimulator,
   type GraphSimulator,
-} from '../support/graphSimulator';
+} from '../../devkit/graphSimulator';
 
 const tenantA = '0a0a0a0a-1111-4111-8111-111111111111';
 const tenantB = '0b0b0b0b-2222-4222-8222-222222222222';

@@ -10,7 +10,7 @@ import {
   type RawResponse,
   type SimulatorTls,
   type WebhookReceiver,
-} from '../support/graphSimulator';
+} from '../../devkit/graphSimulator';
 
 /**
  * Graph's outbound calls: the validation handshake (graph-facts section 4) against a loopback

@@ -18,7 +18,7 @@ import {
   startHarness,
   uniqueTableName,
   type Harness,
-} from '../support/appHarness';
+} from '../../devkit/appHarness';
 import { invokeHttp, urlFunctionKey, type HttpAnswer } from '../support/httpInvocation';
 import { aDefinition } from '../support/subscriptionMother';
 

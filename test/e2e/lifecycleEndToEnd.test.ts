@@ -5,9 +5,9 @@ import {
   simulatorAppSettings,
   startHarness,
   type Harness,
-} from '../support/appHarness';
-import type { SimulatedCall } from '../support/graphSimulator';
-import { startLifecycleHandlerProcess, type ServedHandler } from '../support/lifecycleServer';
+} from '../../devkit/appHarness';
+import type { SimulatedCall } from '../../devkit/graphSimulator';
+import { startLifecycleHandlerProcess, type ServedHandler } from '../../devkit/lifecycleServer';
 
 /**
  * End to end, as deployed: the production export `lifecycleNotifications` runs in its own Node

@@ -2,14 +2,14 @@ import { HttpRequest, HttpResponse } from '@azure/functions';
 import { lifecycleHandler } from '../../functions/lifecycleNotifications';
 import { runSweep } from '../../shared/renewal/sweep';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
-import type { SimulatedCall } from '../support/graphSimulator';
+import { startHarness, type Harness } from '../../devkit/appHarness';
+import type { SimulatedCall } from '../../devkit/graphSimulator';
 import {
   capturingContext,
   serveHandler,
   type HandlerLogLine,
   type ServedHandler,
-} from '../support/lifecycleServer';
+} from '../../devkit/lifecycleServer';
 
 /**
  * Each lifecycle event leads to its action on Graph (graph-facts 3.3, design.md section 4): the

@@ -10,14 +10,14 @@ import type {
   SubscriptionStore,
 } from '../../shared/store/subscriptionStore';
 import type { ManagedSubscription, StoredSubscription } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
-import type { SimulatedCall } from '../support/graphSimulator';
+import { startHarness, type Harness } from '../../devkit/appHarness';
+import type { SimulatedCall } from '../../devkit/graphSimulator';
 import {
   capturingContext,
   serveHandler,
   type HandlerLogLine,
   type ServedHandler,
-} from '../support/lifecycleServer';
+} from '../../devkit/lifecycleServer';
 
 /**
  * When Graph or the store misbehaves: the endpoint still answers 202 within its budget once every

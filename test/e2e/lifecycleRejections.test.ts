@@ -3,8 +3,8 @@ import { HttpRequest, HttpResponse } from '@azure/functions';
 import { lifecycleHandler } from '../../functions/lifecycleNotifications';
 import { runSweep } from '../../shared/renewal/sweep';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
-import { capturingContext, type HandlerLogLine } from '../support/lifecycleServer';
+import { startHarness, type Harness } from '../../devkit/appHarness';
+import { capturingContext, type HandlerLogLine } from '../../devkit/lifecycleServer';
 
 /**
  * Requests that are not (our) lifecycle notifications: each gets its documented status and

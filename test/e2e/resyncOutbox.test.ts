@@ -3,7 +3,7 @@ import { recordLifecycleEvent } from '../../shared/renewal/outcomes';
 import { runSweep } from '../../shared/renewal/sweep';
 import { InMemoryResyncPublisher } from '../../shared/resync/resyncPublisher';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
+import { startHarness, type Harness } from '../../devkit/appHarness';
 
 /**
  * Resync messages leave from the row (an outbox): the request is on the row before the message

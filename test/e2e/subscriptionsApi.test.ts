@@ -19,7 +19,7 @@ import {
   harnessTenant,
   startHarness,
   type Harness,
-} from '../support/appHarness';
+} from '../../devkit/appHarness';
 import {
   invokeHttp,
   urlFunctionKey,

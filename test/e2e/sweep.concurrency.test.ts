@@ -1,6 +1,6 @@
 import { runSweep, type SweepSummary } from '../../shared/renewal/sweep';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
+import { startHarness, type Harness } from '../../devkit/appHarness';
 
 /**
  * Two app instances sweeping the same Azurite table at the same time (two workers, or a late

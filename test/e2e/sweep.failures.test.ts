@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { runSweep } from '../../shared/renewal/sweep';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
+import { startHarness, type Harness } from '../../devkit/appHarness';
 
 /**
  * The sweep when Graph fails: throttling with Retry-After, a storm of 503s, a revoked permission

@@ -4,7 +4,7 @@ import {
   type ResourceFamilyName,
 } from '../../shared/graph/lifetimes';
 import { runSweep } from '../../shared/renewal/sweep';
-import { startHarness, type Harness } from '../support/appHarness';
+import { startHarness, type Harness } from '../../devkit/appHarness';
 
 /**
  * The sweep keeps a subscription of every resource family alive: created once, then renewed at

@@ -1,8 +1,8 @@
 import { recordLifecycleEvent } from '../../shared/renewal/outcomes';
 import { runSweep } from '../../shared/renewal/sweep';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
-import type { SimulatedCall } from '../support/graphSimulator';
+import { startHarness, type Harness } from '../../devkit/appHarness';
+import type { SimulatedCall } from '../../devkit/graphSimulator';
 
 /**
  * `reauthorizationRequired` as the sweep answers it (graph-facts 3.3): a renew PATCH when the

@@ -1,6 +1,6 @@
 import { runSweep } from '../../shared/renewal/sweep';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
-import { startHarness, type Harness } from '../support/appHarness';
+import { startHarness, type Harness } from '../../devkit/appHarness';
 
 /**
  * The sweep against Azurite and the Graph simulator where Graph's copy and ours disagree: Graph

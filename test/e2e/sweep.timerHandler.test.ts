@@ -12,8 +12,8 @@ import {
   harnessTenant,
   simulatorAppSettings,
   uniqueTableName,
-} from '../support/appHarness';
-import { startGraphSimulator, type GraphSimulator } from '../support/graphSimulator';
+} from '../../devkit/appHarness';
+import { startGraphSimulator, type GraphSimulator } from '../../devkit/graphSimulator';
 
 /**
  * The timer handler as the Functions host calls it: the exported `sweepSubscriptions` with a

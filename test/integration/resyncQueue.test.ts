@@ -7,7 +7,7 @@ import {
 } from '../../shared/resync/queueResyncPublisher';
 import { resyncMessageFor, type ResyncMessage } from '../../shared/resync/resyncPublisher';
 import { StorageConnectionError } from '../../shared/store/tableClient';
-import { azuriteConnectionString } from '../support/appHarness';
+import { azuriteConnectionString } from '../../devkit/appHarness';
 import { aSubscription } from '../support/subscriptionMother';
 
 function queueName(): string {

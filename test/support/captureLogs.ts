@@ -1,6 +1,6 @@
 import { format } from 'node:util';
 import { InvocationContext } from '@azure/functions';
-import { captureDirectory, recordLogLine } from './testLogSink';
+import { captureDirectory, recordLogLine } from '../../devkit/testLogSink';
 
 /**
  * Tees every log line of a test file into the run's sink (testLogSink.ts), for the secrets check

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { TableClient } from '@azure/data-tables';
 import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
 import type { HttpResponseInit } from '@azure/functions';
-import { azuriteConnectionString } from './appHarness';
-import type { GraphSimulator } from './graphSimulator';
+import { azuriteConnectionString } from '../../devkit/appHarness';
+import type { GraphSimulator } from '../../devkit/graphSimulator';
 
 /**
  * Shared parts of the fuzz tests (test/e2e/fuzz.*.test.ts): run counts and seeds from the

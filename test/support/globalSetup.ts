@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { developmentAccount, startAzurite } from './azurite';
-import { captureDirVariable, registerSecret } from './testLogSink';
+import { developmentAccount, startAzurite } from '../../devkit/azurite';
+import { captureDirVariable, registerSecret } from '../../devkit/testLogSink';
 
 /**
  * One Azurite for the whole test run, in memory, on free loopback ports. Workers inherit the

@@ -2,7 +2,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { describeLeaks, scanCaptureDirectory, type KnownSecret } from './leakScan';
-import { captureDirVariable, secretFilePrefix } from './testLogSink';
+import { captureDirVariable, secretFilePrefix } from '../../devkit/testLogSink';
 
 /**
  * Stops the run's Azurite, then checks every log line the run captured against every secret it

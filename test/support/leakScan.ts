@@ -6,7 +6,7 @@ import {
   secretFilePrefix,
   secretKinds,
   type SecretKind,
-} from './testLogSink';
+} from '../../devkit/testLogSink';
 
 /**
  * Finds secrets in captured log lines: every registered secret (as sent, URL-encoded or

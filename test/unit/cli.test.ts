@@ -8,7 +8,7 @@ import { formatTable } from '../../cli/textTable';
 import { coreDependencies, type AppDependencies } from '../../shared/composition';
 import { loadConfig, type Config } from '../../shared/config';
 import type { GraphSubscription, GraphSubscriptions } from '../../shared/graph/graphSubscriptions';
-import { InMemorySubscriptionStore } from '../../shared/store/inMemorySubscriptionStore';
+import { InMemorySubscriptionStore } from '../../devkit/inMemorySubscriptionStore';
 import { InMemorySweepRecords } from '../../shared/store/sweepRecords';
 import type { ManagedSubscription } from '../../shared/subscriptions/model';
 import {
@@ -19,7 +19,7 @@ import {
   referenceTime,
   tenants,
 } from '../support/subscriptionMother';
-import { TestClock } from '../support/testClock';
+import { TestClock } from '../../devkit/testClock';
 
 /**
  * `runCli` in process, with the in-memory store and a Graph that must not be called: argument

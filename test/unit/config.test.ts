@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, isConfigError, loadConfig, settingsCatalog } from '../../shared/config';
-import { knownSecret } from '../support/testLogSink';
+import { knownSecret } from '../../devkit/testLogSink';
 
 const root = path.join(__dirname, '..', '..');
 const minimal = { STORAGE_CONNECTION: 'UseDevelopmentStorage=true' };

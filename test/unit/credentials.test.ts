@@ -10,7 +10,7 @@ import {
   credentialKindFor,
   withExtraTrustedCas,
 } from '../../shared/graph/credentials';
-import { knownSecret } from '../support/testLogSink';
+import { knownSecret } from '../../devkit/testLogSink';
 
 const none: Config['identity'] = {
   tenantId: undefined,

@@ -1,4 +1,4 @@
-import { InMemorySubscriptionStore } from '../../shared/store/inMemorySubscriptionStore';
+import { InMemorySubscriptionStore } from '../../devkit/inMemorySubscriptionStore';
 import { collect, describeSubscriptionStoreContract } from '../support/storeContract';
 import { aSubscription, minutesAfter, referenceTime, tenants } from '../support/subscriptionMother';
 

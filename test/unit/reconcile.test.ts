@@ -4,7 +4,7 @@ import type { Logger, LogProperties } from '../../shared/logger';
 import { defaultOutcomeTimings, type OutcomePolicy } from '../../shared/renewal/outcomes';
 import { reconcileSubscription, type ReconcileDeps } from '../../shared/renewal/reconcile';
 import { WritePacer } from '../../shared/renewal/writePacer';
-import { InMemorySubscriptionStore } from '../../shared/store/inMemorySubscriptionStore';
+import { InMemorySubscriptionStore } from '../../devkit/inMemorySubscriptionStore';
 import type { ManagedSubscription } from '../../shared/subscriptions/model';
 import {
   aSubscription,
@@ -12,7 +12,7 @@ import {
   referenceTime,
   type SubscriptionOverrides,
 } from '../support/subscriptionMother';
-import { TestClock } from '../support/testClock';
+import { TestClock } from '../../devkit/testClock';
 
 /**
  * The reconcile shell with the in-memory store and a hand-written Graph fake, for the cases the

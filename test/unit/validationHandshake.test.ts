@@ -4,7 +4,7 @@ import {
   answerValidationHandshake,
   maxValidationTokenLength,
 } from '../../shared/lifecycle/validationHandshake';
-import { capturingContext, type HandlerLogLine } from '../support/lifecycleServer';
+import { capturingContext, type HandlerLogLine } from '../../devkit/lifecycleServer';
 
 /**
  * Graph's validation handshake (graph-facts section 4) through the production export

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { SimulatorTls } from '../../test/support/graphSimulator';
+import type { SimulatorTls } from '../../devkit/graphSimulator';
 import { formatDay, formatReport } from './chaosReport';
 import { childEnvironment } from './chaosProcess';
 import { runChaos, type ChaosOptions } from './chaosRun';

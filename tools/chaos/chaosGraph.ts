@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { SimulatorTls } from '../../test/support/graphSimulator';
+import type { SimulatorTls } from '../../devkit/graphSimulator';
 import {
   connectionOf,
   startObservedSimulator,
@@ -52,7 +52,7 @@ type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => vo
 /**
  * The main thread's side of `graphThread.ts`. Under ts-jest the thread cannot load TypeScript by
  * itself, so it is started through a small loader that transpiles on require (as the lifecycle
- * handler's child process does in test/support/lifecycleServer.ts).
+ * handler's child process does in devkit/lifecycleServer.ts).
  */
 class ThreadGraph implements ChaosGraph {
   private nextId = 1;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { generateSimulatorTls } from '../../test/support/graphSimulator';
+import { generateSimulatorTls } from '../../devkit/graphSimulator';
 import type { ChaosReport } from './chaosRun';
 import { chaosModule } from './moduleLoader';
 

@@ -3,11 +3,11 @@ import { loadConfig, type Config } from '../../shared/config';
 import { createGraphSubscriptions } from '../../shared/graph/createGraphSubscriptions';
 import { runSweep, type SweepSummary } from '../../shared/renewal/sweep';
 import { InMemoryResyncPublisher } from '../../shared/resync/resyncPublisher';
-import { InMemorySubscriptionStore } from '../../shared/store/inMemorySubscriptionStore';
+import { InMemorySubscriptionStore } from '../../devkit/inMemorySubscriptionStore';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
 import { newManagedSubscription } from '../../shared/subscriptions/newSubscription';
-import { simulatorCredentialOptions, type SimulatorTls } from '../../test/support/graphSimulator';
-import { serveHandler, type ServedHandler } from '../../test/support/lifecycleServer';
+import { simulatorCredentialOptions, type SimulatorTls } from '../../devkit/graphSimulator';
+import { serveHandler, type ServedHandler } from '../../devkit/lifecycleServer';
 import {
   AppInstance,
   InstanceContext,
@@ -600,7 +600,7 @@ function appConfig(
   return loadConfig({
     // NOTE: not used (the run's store is in memory) but required by the schema.
     STORAGE_CONNECTION: 'UseDevelopmentStorage=true',
-    // NOTE: the same six settings test/support/appHarness.ts simulatorAppSettings() gives.
+    // NOTE: the same six settings devkit/appHarness.ts simulatorAppSettings() gives.
     GRAPH_BASE_URL: connection.graphUrl,
     AZURE_TENANT_ID: chaosTenantId(0),
     AZURE_CLIENT_ID: connection.clientId,

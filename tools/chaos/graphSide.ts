@@ -5,7 +5,7 @@ import {
   type GraphSimulator,
   type SimulatedCall,
   type SimulatorTls,
-} from '../../test/support/graphSimulator';
+} from '../../devkit/graphSimulator';
 import { SeededRandom } from './seededRandom';
 import type { SimulatedClock } from './simulatedClock';
 

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { SimulatorTls } from '../../test/support/graphSimulator';
+import type { SimulatorTls } from '../../devkit/graphSimulator';
 import {
   connectionOf,
   startObservedSimulator,

@@ -4,7 +4,7 @@ import * as path from 'node:path';
  * Starting a chaos module in another thread or process. Compiled (dist-tools), the module's .js
  * file is run as it is. Under ts-jest there is no .js file, so a small loader transpiles each
  * .ts file on require (types are checked by `tsc`, not here), as the lifecycle handler's child
- * process does in test/support/lifecycleServer.ts.
+ * process does in devkit/lifecycleServer.ts.
  */
 
 export interface ModuleEntry {

@@ -2,14 +2,14 @@ import type {
   ManagedSubscription,
   StoredSubscription,
   SubscriptionStatus,
-} from '../subscriptions/model';
-import { tenantIdPattern } from '../subscriptions/model';
+} from '../shared/subscriptions/model';
+import { tenantIdPattern } from '../shared/subscriptions/model';
 import {
   assertStorable,
   copySubscription,
   fixedWidthIso,
   listPageSize,
-} from './subscriptionEntity';
+} from '../shared/store/subscriptionEntity';
 import {
   claimedState,
   StoreConflictError,
@@ -18,9 +18,9 @@ import {
   type ListOptions,
   type SubscriptionPage,
   type SubscriptionStore,
-} from './subscriptionStore';
+} from '../shared/store/subscriptionStore';
 // NOTE: type-only, so the fake does not load the Azure SDK.
-import type { StoreFaults } from './tableSubscriptionStore';
+import type { StoreFaults } from '../shared/store/tableSubscriptionStore';
 
 /**
  * `SubscriptionStore` in memory, for core tests, benchmarks and the sandbox. Same behaviour as

@@ -1,5 +1,5 @@
-import type { Clock } from '../../shared/clock';
-import { systemClock } from '../../shared/clock';
+import type { Clock } from '../shared/clock';
+import { systemClock } from '../shared/clock';
 
 /**
  * A clock for tests: real time plus an offset that tests move forward with `advance`.

@@ -174,7 +174,7 @@ export interface HandlerProcessOptions {
   readonly settings: Readonly<Record<string, string>>;
 }
 
-const repoRoot = path.resolve(__dirname, '..', '..');
+const repoRoot = path.resolve(__dirname, '..');
 
 /**
  * Loads TypeScript sources in the child without a build: each .ts file is transpiled on require
@@ -197,7 +197,7 @@ require.extensions['.ts'] = (module, filename) => {
   module._compile(outputText, filename);
 };
 require('./test/support/networkGuard.ts');
-require('./test/support/lifecycleServer.ts').runLifecycleHandlerChild();
+require('./devkit/lifecycleServer.ts').runLifecycleHandlerChild();
 `;
 
 interface ChildMessage {
@@ -304,7 +304,7 @@ export function runLifecycleHandlerChild(): void {
   const tls = JSON.parse(readFileSync(tlsFile, 'utf8')) as { cert: string; key: string };
   // NOTE: required here, not imported at the top: only the child loads the production export.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const production = require('../../functions/lifecycleNotifications') as {
+  const production = require('../functions/lifecycleNotifications') as {
     lifecycleNotifications: FunctionsHttpHandler;
   };
   const send = (message: ChildMessage) => {

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { coreDependencies, type AppDependencies } from '../../shared/composition';
-import { loadConfig, type Config } from '../../shared/config';
-import { createGraphSubscriptions } from '../../shared/graph/createGraphSubscriptions';
-import type { Logger, LogProperties } from '../../shared/logger';
-import type { SubscriptionStore } from '../../shared/store/subscriptionStore';
-import { InMemorySubscriptionStore } from '../../shared/store/inMemorySubscriptionStore';
+import { coreDependencies, type AppDependencies } from '../shared/composition';
+import { loadConfig, type Config } from '../shared/config';
+import { createGraphSubscriptions } from '../shared/graph/createGraphSubscriptions';
+import type { Logger, LogProperties } from '../shared/logger';
+import type { SubscriptionStore } from '../shared/store/subscriptionStore';
+import { InMemorySubscriptionStore } from './inMemorySubscriptionStore';
 import {
   TableSubscriptionStore,
   type TableSubscriptionStoreOptions,
-} from '../../shared/store/tableSubscriptionStore';
-import type { StoredSubscription, SubscriptionDefinition } from '../../shared/subscriptions/model';
-import { subscriptionDefinitionSchema } from '../../shared/subscriptions/model';
-import { newManagedSubscription } from '../../shared/subscriptions/newSubscription';
+} from '../shared/store/tableSubscriptionStore';
+import type { StoredSubscription, SubscriptionDefinition } from '../shared/subscriptions/model';
+import { subscriptionDefinitionSchema } from '../shared/subscriptions/model';
+import { newManagedSubscription } from '../shared/subscriptions/newSubscription';
 import {
   simulatorCredentialOptions,
   startGraphSimulator,
