@@ -8,6 +8,7 @@ import {
   minimumLifetimeMinutes,
   type ResourceRules,
 } from './lifetimes';
+import { azureDeliveryCheck } from './deliveryTargets';
 import type { SimulatedSubscription } from './types';
 import {
   isLoopbackHost,
@@ -477,6 +478,13 @@ export class SubscriptionApi {
   }
 
   private urlProblem(property: string, value: string): ApiResult | undefined {
+    const azure = azureDeliveryCheck(value);
+    if (azure.azure) {
+      // Event Hubs and Event Grid delivery: checked against their documented shapes.
+      return azure.problem === undefined
+        ? undefined
+        : fail(400, 'ValidationError', `'${property}' ${azure.problem}.`);
+    }
     let url: URL;
     try {
       url = new URL(value);
@@ -504,7 +512,8 @@ export class SubscriptionApi {
 
   private async validate(urls: ReadonlyArray<string | null>): Promise<HandshakeOutcome> {
     for (const url of urls) {
-      if (url === null) continue;
+      // Event Hubs and Event Grid get no validation handshake (change-notifications-delivery-event-hubs).
+      if (url === null || azureDeliveryCheck(url).azure) continue;
       const outcome = await validateEndpoint(url, this.options.outbound());
       if (!outcome.ok) return outcome;
     }

@@ -1,5 +1,6 @@
 import type { GraphCloud } from '../config';
 import { GraphError, localGraphErrorCodes } from './graphError';
+import { notificationTargetProblem } from './notificationTargets';
 import { lifecycleUrlRequiredAboveMinutes, maxLifetimeFor, resourceFamilyOf } from './lifetimes';
 
 /**
@@ -47,15 +48,13 @@ export function checkDefinition(
   const family = resourceFamilyOf(definition.resource);
   const lifetime = maxLifetimeFor(definition.resource, { includeResourceData });
 
-  if (!isHttpsUrl(definition.notificationUrl)) {
-    add('notificationUrl', 'must be an absolute https:// URL');
-  }
-  if (
-    definition.lifecycleNotificationUrl !== undefined &&
-    !isHttpsUrl(definition.lifecycleNotificationUrl)
-  ) {
-    add('lifecycleNotificationUrl', 'must be an absolute https:// URL');
-  }
+  const urlProblem = notificationTargetProblem(definition.notificationUrl);
+  if (urlProblem !== undefined) add('notificationUrl', urlProblem);
+  const lifecycleProblem =
+    definition.lifecycleNotificationUrl === undefined
+      ? undefined
+      : notificationTargetProblem(definition.lifecycleNotificationUrl);
+  if (lifecycleProblem !== undefined) add('lifecycleNotificationUrl', lifecycleProblem);
   if (
     definition.clientState !== undefined &&
     definition.clientState.length > maxClientStateLength
@@ -138,14 +137,6 @@ export function assertValidDefinition(
       `Invalid subscription definition (${problems.length} problem${problems.length === 1 ? '' : 's'}): ` +
       problems.map((p) => `${p.field}: ${p.message}`).join('; '),
   });
-}
-
-function isHttpsUrl(value: string): boolean {
-  try {
-    return new URL(value).protocol === 'https:';
-  } catch {
-    return false;
-  }
 }
 
 function isBlank(value: string | undefined): boolean {

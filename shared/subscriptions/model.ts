@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAzureDeliveryTarget, notificationTargetProblem } from '../graph/notificationTargets';
 
 /**
  * A managed subscription: the definition its owner gave us, and what we know of its life on
@@ -39,19 +40,14 @@ export const subscriptionKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export const tenantIdPattern =
   /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-const httpsUrl = z
+/** An https webhook, or an Event Hubs / Event Grid delivery address (notificationTargets.ts). */
+const notificationTarget = z
   .string()
   .max(2048)
-  .refine(
-    (v) => {
-      try {
-        return new URL(v).protocol === 'https:';
-      } catch {
-        return false;
-      }
-    },
-    { message: 'must be an absolute https:// URL' },
-  );
+  .superRefine((v, ctx) => {
+    const problem = notificationTargetProblem(v);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /**
  * The shape of a definition (types and formats). Graph-specific rules (lifetimes, certificates,
@@ -77,8 +73,8 @@ export const subscriptionDefinitionSchema = z
     changeType: z.string().regex(/^(created|updated|deleted)(,(created|updated|deleted))*$/, {
       message: 'must be created, updated and/or deleted, comma-separated',
     }),
-    notificationUrl: httpsUrl,
-    lifecycleNotificationUrl: httpsUrl.optional(),
+    notificationUrl: notificationTarget,
+    lifecycleNotificationUrl: notificationTarget.optional(),
     includeResourceData: z.boolean().default(false),
     encryptionCertificate: z.string().min(1).max(16384).optional(),
     encryptionCertificateId: z.string().min(1).max(128).optional(),
@@ -224,6 +220,8 @@ export function toView(s: ManagedSubscription): SubscriptionView {
 
 /** Keeps the query's parameter names and hides their values (a function key is a secret). */
 export function withoutQuery(url: string): string {
+  // NOTE: Event Hubs and Event Grid addresses carry ids, never a key: shown whole.
+  if (isAzureDeliveryTarget(url)) return url;
   const u = new URL(url);
   if (u.search === '') return url;
   const names = [...new Set(u.searchParams.keys())];
