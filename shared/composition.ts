@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { ReferencedCertificates, type CertificateSource } from './certificates/certificateSource';
+import { AzureKeyVaultCertificates } from './certificates/keyVaultCertificateReader';
+import { createCredential } from './graph/credentials';
 import { systemClock, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
 import { checkDefinition } from './graph/definitionChecks';
@@ -28,6 +31,8 @@ export interface AppDependencies extends LifecycleDeps {
   readonly sweepOptions: SweepOptions;
   /** Where the outcome of each sweep is kept for `health`. */
   readonly sweepRecords: SweepRecords;
+  /** Referenced encryption certificates (Key Vault, app settings); none: references refused. */
+  readonly certificates?: CertificateSource | undefined;
 }
 
 /** The parts that differ between production, tests, the sandbox and benchmarks. */
@@ -44,6 +49,8 @@ export interface CoreParts {
   readonly paceWindowMs?: number;
   readonly instanceId?: string;
   readonly inlineBudgetMs?: number;
+  /** Referenced encryption certificates. Default: app settings only, no Key Vault. */
+  readonly certificates?: CertificateSource;
 }
 
 /** Graph's subscription API limits (graph-facts 6.2) with the configured share of writes. */
@@ -81,6 +88,9 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
     clock,
     resync: parts.resync,
     sweepRecords: parts.sweepRecords ?? new InMemorySweepRecords(),
+    certificates:
+      parts.certificates ??
+      new ReferencedCertificates({ settings: config.certificates.pemSettings, clock }),
     policy: policyFor(config),
     pacer: new WritePacer(clock, paceLimitsFor(config, parts.paceWindowMs)),
     log: silentLogger,
@@ -142,6 +152,13 @@ export function productionDependencies(
       ...(options.log === undefined ? {} : { log: options.log }),
     }),
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+    certificates: new ReferencedCertificates({
+      keyVault: new AzureKeyVaultCertificates(
+        createCredential(config.identity, config.graph.cloud),
+      ),
+      settings: config.certificates.pemSettings,
+      clock,
+    }),
   });
   return options.log === undefined ? deps : { ...deps, log: options.log };
 }

@@ -155,6 +155,24 @@ export const settingsCatalog: readonly SettingDoc[] = [
     description:
       'Time budget of one Graph call, its retries and Retry-After waits included; what is left is retried by the next sweep.',
   },
+  {
+    name: 'CERTIFICATE_ROTATION_MARGIN_DAYS',
+    default: '7',
+    description:
+      'Days before an encryption certificate expires from which the sweep warns that no newer certificate is there to rotate to. A newer Key Vault version is rolled out as soon as it appears.',
+  },
+  {
+    name: 'GRAPH_VALIDATION_JWKS_URL',
+    default: "the cloud's Microsoft identity platform keys",
+    description:
+      'Where the signing keys of the validationTokens in rich lifecycle notifications are read, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys. HTTPS only.',
+  },
+  {
+    name: 'GRAPH_VALIDATION_ISSUER',
+    default: "the cloud's v1 and v2 issuers for the tenant",
+    description:
+      'Accepted issuers of validationTokens, comma-separated, with {tenantid} for the tenant, e.g. https://sts.windows.net/{tenantid}/,https://login.microsoftonline.com/{tenantid}/v2.0.',
+  },
 ];
 
 export interface Config {
@@ -193,6 +211,17 @@ export interface Config {
   readonly lifecycle: {
     readonly inlineBudgetMs: number;
     readonly maxBodyBytes: number;
+  };
+  readonly certificates: {
+    readonly rotationMarginMs: number;
+    /** App settings whose value is a PEM certificate, by name (for `{ setting: NAME }`). */
+    readonly pemSettings: Readonly<Record<string, string>>;
+  };
+  readonly validationTokens: {
+    /** Override of the cloud's JWKS location. */
+    readonly jwksUrl: string | undefined;
+    /** Override of the cloud's issuers: templates with `{tenantid}`. */
+    readonly issuers: readonly string[] | undefined;
   };
 }
 
@@ -338,7 +367,30 @@ const envSchema = z.object({
   GRAPH_TIMEOUT_MS: integerText(1000, 120_000, 30_000),
   LIFECYCLE_INLINE_BUDGET_MS: integerText(0, 2200, 2000),
   LIFECYCLE_MAX_BODY_BYTES: integerText(1024, 16 * 1024 * 1024, 1024 * 1024),
+  CERTIFICATE_ROTATION_MARGIN_DAYS: integerText(1, 60, 7),
+  GRAPH_VALIDATION_JWKS_URL: withText(httpsUrl.optional()),
+  GRAPH_VALIDATION_ISSUER: withText(
+    z
+      .string()
+      .trim()
+      .transform((v) => v.split(',').map((i) => i.trim()))
+      .refine((list) => list.every((i) => isHttpsUrl(i.replace(/\{tenantid\}/gi, 'tenant'))), {
+        message: 'must be https:// issuer URLs, comma-separated, with {tenantid} for the tenant',
+      })
+      .optional(),
+  ),
 });
+
+/** A PEM certificate in an app setting (for definitions naming `{ setting: NAME }`). */
+const pemCertificate = /-----BEGIN CERTIFICATE-----/;
+
+function pemSettingsOf(env: Environment): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (typeof value === 'string' && pemCertificate.test(value)) found[name] = value;
+  }
+  return found;
+}
 
 /** The environment as the Functions host gives it: names to optional strings. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -425,6 +477,14 @@ export function loadConfig(env: Environment = process.env): Config {
     lifecycle: {
       inlineBudgetMs: s.LIFECYCLE_INLINE_BUDGET_MS,
       maxBodyBytes: s.LIFECYCLE_MAX_BODY_BYTES,
+    },
+    certificates: {
+      rotationMarginMs: s.CERTIFICATE_ROTATION_MARGIN_DAYS * 24 * 60 * 60_000,
+      pemSettings: pemSettingsOf(env),
+    },
+    validationTokens: {
+      jwksUrl: s.GRAPH_VALIDATION_JWKS_URL,
+      issuers: s.GRAPH_VALIDATION_ISSUER,
     },
   });
 }

@@ -18,6 +18,8 @@ export interface DefinitionToCheck {
   readonly includeResourceData?: boolean | undefined;
   readonly encryptionCertificate?: string | undefined;
   readonly encryptionCertificateId?: string | undefined;
+  /** A certificate reference (Key Vault or app setting) that supplies both fields above. */
+  readonly encryptionCertificateSource?: object | undefined;
   readonly lifetimeMinutes?: number | undefined;
   readonly clientState?: string | undefined;
 }
@@ -75,18 +77,19 @@ export function checkDefinition(
 
   // NOTE: Graph requires the certificate whenever includeResourceData is true (section 1), and
   // presence also requires its id (S7); asking for both everywhere keeps one rule.
-  if (includeResourceData) {
+  const referenced = definition.encryptionCertificateSource !== undefined;
+  if (includeResourceData && !referenced) {
     if (isBlank(definition.encryptionCertificate)) {
       add(
         'encryptionCertificate',
-        `is required when includeResourceData is true (rich notifications on ${family.family} are encrypted)`,
+        `is required when includeResourceData is true (rich notifications on ${family.family} are encrypted);` +
+          ' or name one with encryptionCertificateSource',
       );
     }
     if (isBlank(definition.encryptionCertificateId)) {
       add('encryptionCertificateId', 'is required when includeResourceData is true');
     }
   }
-
   const requestedMinutes = Math.min(
     definition.lifetimeMinutes ?? lifetime.maxMinutes,
     lifetime.maxMinutes,

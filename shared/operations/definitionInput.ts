@@ -91,6 +91,11 @@ function wellFormedFields(
       typeof fields.includeResourceData === 'boolean' ? fields.includeResourceData : undefined,
     encryptionCertificate: text(fields.encryptionCertificate),
     encryptionCertificateId: text(fields.encryptionCertificateId),
+    encryptionCertificateSource:
+      typeof fields.encryptionCertificateSource === 'object' &&
+      fields.encryptionCertificateSource !== null
+        ? fields.encryptionCertificateSource
+        : undefined,
     lifetimeMinutes:
       typeof lifetime === 'number' && Number.isFinite(lifetime) ? lifetime : undefined,
   };

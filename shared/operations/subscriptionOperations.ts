@@ -1,4 +1,8 @@
 import type { AppDependencies } from '../composition';
+import {
+  isCertificateRefusedError,
+  withCurrentCertificate,
+} from '../certificates/definitionCertificate';
 import { isGraphError, type GraphError } from '../graph/graphError';
 import type { UpdateSubscriptionRequest } from '../graph/graphSubscriptions';
 import { afterFailure, afterRenewed } from '../renewal/outcomes';
@@ -114,6 +118,12 @@ export function diffDefinitions(
   );
   const patch = patchFields.filter((f) => stored[f] !== wanted[f]);
   const local = stored.lifetimeMinutes === wanted.lifetimeMinutes ? [] : ['lifetimeMinutes'];
+  if (
+    JSON.stringify(stored.encryptionCertificateSource) !==
+    JSON.stringify(wanted.encryptionCertificateSource)
+  ) {
+    local.push('encryptionCertificateSource');
+  }
   return { recreate, patch, local };
 }
 
@@ -127,9 +137,10 @@ export function diffDefinitions(
  */
 export async function applyDefinition(
   deps: OperationsDeps,
-  definition: SubscriptionDefinition,
+  given: SubscriptionDefinition,
 ): Promise<ApplyResult> {
   const { store, clock } = deps;
+  const definition = await definitionWithCertificate(deps, given);
   for (let attempt = 0; attempt < 3; attempt++) {
     const existing = await findByKey(store, definition.key);
     if (existing === undefined) {
@@ -170,6 +181,24 @@ export async function applyDefinition(
     'Conflict',
     `The subscription ${definition.key} kept changing while it was applied; try again`,
   );
+}
+
+/**
+ * The certificate the definition uses now (referenced ones resolved), refused with a 400 naming
+ * the definition when it is expired, not yet valid, not RSA or unreadable.
+ */
+async function definitionWithCertificate(
+  deps: OperationsDeps,
+  definition: SubscriptionDefinition,
+): Promise<SubscriptionDefinition> {
+  try {
+    return (await withCurrentCertificate(definition, deps.certificates, deps.clock.now()))
+      .definition;
+  } catch (e) {
+    if (isCertificateRefusedError(e))
+      throw new OperationError(400, 'InvalidCertificate', e.message);
+    throw e;
+  }
 }
 
 async function applyChange(

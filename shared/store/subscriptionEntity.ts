@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { certificateReferenceSchema } from '../certificates/certificateReference';
 import {
   subscriptionDefinitionSchema,
   subscriptionKeyPattern,
@@ -92,6 +93,8 @@ export type SubscriptionRowProperties = {
   readonly includeResourceData: boolean;
   readonly encryptionCertificate?: string;
   readonly encryptionCertificateId?: string;
+  /** JSON of the certificate reference (Key Vault or app setting). */
+  readonly encryptionCertificateSource?: string;
   readonly latestSupportedTlsVersion?: string;
   readonly lifetimeMinutes?: number;
   // What we know of its life on Graph.
@@ -183,6 +186,10 @@ function toRowProperties(s: ManagedSubscription, revision: string): Subscription
     includeResourceData: d.includeResourceData,
     encryptionCertificate: d.encryptionCertificate,
     encryptionCertificateId: d.encryptionCertificateId,
+    encryptionCertificateSource:
+      d.encryptionCertificateSource === undefined
+        ? undefined
+        : JSON.stringify(d.encryptionCertificateSource),
     latestSupportedTlsVersion: d.latestSupportedTlsVersion,
     lifetimeMinutes: d.lifetimeMinutes,
     clientState: s.clientState,
@@ -244,6 +251,19 @@ const permissionsJson = z
 const rowSchema = z
   .object({
     ...subscriptionDefinitionSchema.shape,
+    encryptionCertificateSource: z
+      .string()
+      .max(maxTextLength)
+      .transform((value, ctx): unknown => {
+        try {
+          return JSON.parse(value);
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON certificate reference' });
+          return z.NEVER;
+        }
+      })
+      .pipe(certificateReferenceSchema)
+      .optional(),
     partitionKey: z.string().optional(),
     rowKey: z.string().optional(),
     revision: z.string().regex(revisionPattern),
@@ -312,6 +332,7 @@ function toSubscription(row: ParsedRow): ManagedSubscription {
     includeResourceData: row.includeResourceData,
     encryptionCertificate: row.encryptionCertificate,
     encryptionCertificateId: row.encryptionCertificateId,
+    encryptionCertificateSource: row.encryptionCertificateSource,
     latestSupportedTlsVersion: row.latestSupportedTlsVersion,
     lifetimeMinutes: row.lifetimeMinutes,
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { certificateReferenceSchema } from '../certificates/certificateReference';
 import { isAzureDeliveryTarget, notificationTargetProblem } from '../graph/notificationTargets';
 
 /**
@@ -78,6 +79,9 @@ export const subscriptionDefinitionSchema = z
     includeResourceData: z.boolean().default(false),
     encryptionCertificate: z.string().min(1).max(16384).optional(),
     encryptionCertificateId: z.string().min(1).max(128).optional(),
+    // Ours, not Graph's: where the certificate comes from (Key Vault or an app setting); the
+    // app fills encryptionCertificate and encryptionCertificateId from it (rich notifications).
+    encryptionCertificateSource: certificateReferenceSchema.optional(),
     latestSupportedTlsVersion: z.enum(tlsVersions).optional(),
     lifetimeMinutes: z.number().int().positive().optional(),
   })

@@ -46,6 +46,8 @@ describe('loadConfig', () => {
       },
       graphTimeoutMs: 30_000,
       lifecycle: { inlineBudgetMs: 2000, maxBodyBytes: 1_048_576 },
+      certificates: { rotationMarginMs: 7 * 24 * 60 * 60_000, pemSettings: {} },
+      validationTokens: { jwksUrl: undefined, issuers: undefined },
     });
   });
 
