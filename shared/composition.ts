@@ -2,6 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { ReferencedCertificates, type CertificateSource } from './certificates/certificateSource';
 import { AzureKeyVaultCertificates } from './certificates/keyVaultCertificateReader';
 import { createCredential } from './graph/credentials';
+import {
+  JwksValidationTokens,
+  validationTokenOptionsFor,
+  type ValidationTokenChecker,
+} from './lifecycle/validationTokens';
 import { systemClock, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
 import { checkDefinition } from './graph/definitionChecks';
@@ -33,6 +38,8 @@ export interface AppDependencies extends LifecycleDeps {
   readonly sweepRecords: SweepRecords;
   /** Referenced encryption certificates (Key Vault, app settings); none: references refused. */
   readonly certificates?: CertificateSource | undefined;
+  /** Checks the validationTokens of rich lifecycle notification collections. */
+  readonly validationTokens?: ValidationTokenChecker | undefined;
 }
 
 /** The parts that differ between production, tests, the sandbox and benchmarks. */
@@ -51,6 +58,8 @@ export interface CoreParts {
   readonly inlineBudgetMs?: number;
   /** Referenced encryption certificates. Default: app settings only, no Key Vault. */
   readonly certificates?: CertificateSource;
+  /** Default: the cloud's identity platform keys and issuers (or their settings). */
+  readonly validationTokens?: ValidationTokenChecker;
 }
 
 /** Graph's subscription API limits (graph-facts 6.2) with the configured share of writes. */
@@ -88,6 +97,9 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
     clock,
     resync: parts.resync,
     sweepRecords: parts.sweepRecords ?? new InMemorySweepRecords(),
+    validationTokens:
+      parts.validationTokens ??
+      new JwksValidationTokens({ ...validationTokenOptionsFor(config), clock }),
     certificates:
       parts.certificates ??
       new ReferencedCertificates({ settings: config.certificates.pemSettings, clock }),

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import { accessDeniedMessage, defaultFaultCode, defaultFaultMessage, FaultBook } from './faults';
+import { ChangeTrackingTokens, type ChangeTrackingTokenOptions } from './changeTrackingTokens';
 import { formatNotificationDateTime } from './graphTime';
 import { SubscriptionApi, type ApiContext, type ApiResult } from './subscriptions';
 import { formatRetryAfterSeconds, graphThrottleLimits, Throttle } from './throttling';
@@ -161,6 +162,7 @@ class Simulator implements GraphSimulator {
   private readonly server: https.Server;
   private readonly clock: () => Date;
   private readonly tokens: TokenService;
+  private readonly changeTracking = new ChangeTrackingTokens(() => this.authorityHost);
   private readonly faults: FaultBook;
   private readonly throttle: Throttle;
   private readonly api: SubscriptionApi;
@@ -265,6 +267,10 @@ class Simulator implements GraphSimulator {
 
   restorePermission(tenantId: string): void {
     this.revokedTenants.delete(tenantId.toLowerCase());
+  }
+
+  changeTrackingToken(options: ChangeTrackingTokenOptions): string {
+    return this.changeTracking.issue(options);
   }
 
   issueToken(tenantId: string, options: IssueTokenOptions = {}): string {
@@ -560,6 +566,11 @@ class Simulator implements GraphSimulator {
         form.get('client-request-id') ?? exchange.clientRequestId,
       );
       this.send(exchange, answer.status, headers, answer.body);
+      return;
+    }
+    if (route.authority === 'keys') {
+      // The keys validationTokens are signed with, also at /common (changeTrackingTokens.ts).
+      this.send(exchange, 200, headers, this.changeTracking.jwks());
       return;
     }
     if (!isGuid(tenant)) {

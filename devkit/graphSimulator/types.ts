@@ -1,3 +1,4 @@
+import type { ChangeTrackingTokenOptions } from './changeTrackingTokens';
 /**
  * Public types of the Graph simulator. Kept apart from the implementation so every part of the
  * simulator (and every consumer) imports the same definitions without cycles.
@@ -207,5 +208,10 @@ export interface GraphSimulator {
    * (and for expired or wrong-audience tokens).
    */
   issueToken(tenantId: string, options?: IssueTokenOptions): string;
+  /**
+   * ADDITION. A validationToken as Graph puts in rich notifications, signed with the key the
+   * simulator serves at {authorityHost}/common/discovery/v2.0/keys (changeTrackingTokens.ts).
+   */
+  changeTrackingToken(options: ChangeTrackingTokenOptions): string;
   stop(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import {
   type RecordedEvents,
 } from './handleLifecycleNotifications';
 import { parseLifecycleBody } from './lifecyclePayload';
+import { checkCollectionTokens, type TokenVerdict } from './validationTokens';
 import { readBodyCapped } from './readBody';
 
 /**
@@ -76,6 +77,8 @@ export async function receiveLifecycleNotifications(
   }
   const parsed = parseLifecycleBody(json);
   if (!parsed.ok) return { status: 400, body: { error: parsed.message } };
+  const tokens = await checkCollectionTokens(app.validationTokens, json, parsed.notifications);
+  if (!tokens.ok) return refusedByTokens(tokens, parsed.notifications.length, log);
 
   const core = { ...app, log };
   // Recording decides the answer: it must be done before the deadline, or Graph delivers again.
@@ -114,6 +117,21 @@ export async function receiveLifecycleNotifications(
       deferred: result.deferred,
     },
   };
+}
+
+/** A collection whose validation tokens failed: nothing is done, whatever its clientStates. */
+function refusedByTokens(
+  verdict: Extract<TokenVerdict, { ok: false }>,
+  items: number,
+  log: Logger,
+): LifecycleResponse {
+  log.warn('lifecycle collection refused: validation tokens', {
+    reason: verdict.reason,
+    items,
+  });
+  return verdict.kind === 'unavailable'
+    ? unavailable('Validation tokens cannot be checked now; retry.')
+    : { status: 403, body: { error: 'Validation tokens failed; nothing was done.' } };
 }
 
 function unavailable(message: string): LifecycleResponse {

@@ -1,0 +1,171 @@
+import type { Agent } from 'node:https';
+import {
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import type { Clock } from '../clock';
+import type { Config, GraphCloud } from '../config';
+import type { LifecycleNotification } from './lifecyclePayload';
+
+/**
+ * The `validationTokens` of a rich notification collection, checked before anything is done
+ * with it (https://learn.microsoft.com/graph/change-notifications-with-resource-data#validation-tokens-in-the-change-notification):
+ * each JWT must be signed by the cloud's Microsoft identity platform keys (JWKS fetched and
+ * cached by jose), be current, be issued for this app (`aud` = its client id) by the v1 or v2
+ * issuer of a tenant in the collection, and come from Microsoft Graph Change Tracking
+ * (`azp`, or `appid` in v1 tokens). One bad token refuses the whole collection.
+ */
+
+/** Microsoft Graph Change Tracking. */
+export const changeTrackingAppId = '0bf30f3b-4a52-48df-9a82-234910c4a086';
+
+/** The Microsoft identity platform per cloud: keys and issuer templates ({tenantid}). */
+const cloudDefaults: Record<GraphCloud, { jwksUrl: string; issuers: readonly string[] }> = {
+  global: {
+    jwksUrl: 'https://login.microsoftonline.com/common/discovery/v2.0/keys',
+    issuers: [
+      'https://sts.windows.net/{tenantid}/',
+      'https://login.microsoftonline.com/{tenantid}/v2.0',
+    ],
+  },
+  usgov: {
+    jwksUrl: 'https://login.microsoftonline.us/common/discovery/v2.0/keys',
+    issuers: [
+      'https://login.microsoftonline.us/{tenantid}/',
+      'https://login.microsoftonline.us/{tenantid}/v2.0',
+    ],
+  },
+  usgovdod: {
+    jwksUrl: 'https://login.microsoftonline.us/common/discovery/v2.0/keys',
+    issuers: [
+      'https://login.microsoftonline.us/{tenantid}/',
+      'https://login.microsoftonline.us/{tenantid}/v2.0',
+    ],
+  },
+  china: {
+    jwksUrl: 'https://login.partner.microsoftonline.cn/common/discovery/v2.0/keys',
+    issuers: [
+      'https://sts.chinacloudapi.cn/{tenantid}/',
+      'https://login.partner.microsoftonline.cn/{tenantid}/v2.0',
+    ],
+  },
+};
+
+export type TokenVerdict =
+  | { readonly ok: true }
+  /** `invalid`: a token failed (refuse); `unavailable`: the keys could not be read (retry). */
+  | { readonly ok: false; readonly kind: 'invalid' | 'unavailable'; readonly reason: string };
+
+export interface ValidationTokenChecker {
+  check(tokens: readonly string[], tenantIds: ReadonlySet<string>): Promise<TokenVerdict>;
+}
+
+export interface ValidationTokenOptions {
+  readonly jwksUrl: string;
+  /** Issuer templates with `{tenantid}`. */
+  readonly issuers: readonly string[];
+  /** The app's client id(s): accepted audiences. */
+  readonly audiences: readonly string[];
+  readonly clock: Clock;
+  /** For a test authority: an agent trusting its CA. */
+  readonly agent?: Agent;
+}
+
+/** The checker for a configuration: the cloud's defaults, overridden by the settings. */
+export function validationTokenOptionsFor(
+  config: Pick<Config, 'graph' | 'identity' | 'validationTokens'>,
+): Omit<ValidationTokenOptions, 'clock'> {
+  const defaults = cloudDefaults[config.graph.cloud];
+  return {
+    jwksUrl: config.validationTokens.jwksUrl ?? defaults.jwksUrl,
+    issuers: config.validationTokens.issuers ?? defaults.issuers,
+    audiences: config.identity.clientId === undefined ? [] : [config.identity.clientId],
+  };
+}
+
+export class JwksValidationTokens implements ValidationTokenChecker {
+  private readonly keys: JWTVerifyGetKey;
+
+  constructor(private readonly options: ValidationTokenOptions) {
+    // NOTE: jose caches the key set and refetches it on an unknown kid (keys rotate daily).
+    this.keys = createRemoteJWKSet(new URL(options.jwksUrl), {
+      cacheMaxAge: 60 * 60_000,
+      ...(options.agent === undefined ? {} : { agent: options.agent }),
+    });
+  }
+
+  async check(tokens: readonly string[], tenantIds: ReadonlySet<string>): Promise<TokenVerdict> {
+    if (this.options.audiences.length === 0) {
+      return { ok: false, kind: 'invalid', reason: 'no client id (AZURE_CLIENT_ID) to check aud' };
+    }
+    for (const token of tokens) {
+      const verdict = await this.checkOne(token, tenantIds);
+      if (!verdict.ok) return verdict;
+    }
+    return { ok: true };
+  }
+
+  private async checkOne(token: string, tenantIds: ReadonlySet<string>): Promise<TokenVerdict> {
+    const invalid = (reason: string): TokenVerdict => ({ ok: false, kind: 'invalid', reason });
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.keys, {
+        algorithms: ['RS256'],
+        audience: [...this.options.audiences],
+        currentDate: this.options.clock.now(),
+        clockTolerance: 300,
+      }));
+    } catch (e) {
+      if (e instanceof joseErrors.JOSEError && !(e instanceof joseErrors.JWKSTimeout)) {
+        return invalid(e.code);
+      }
+      // NOTE: anything else is the key set's fetch failing (network, TLS): Graph retries.
+      return { ok: false, kind: 'unavailable', reason: 'signing keys could not be read' };
+    }
+    const tenant = typeof payload.tid === 'string' ? payload.tid.toLowerCase() : undefined;
+    if (tenant === undefined || !tenantIds.has(tenant)) {
+      return invalid('tid is not a tenant of the collection');
+    }
+    const issuers = this.options.issuers.map((i) => i.replace(/\{tenantid\}/gi, tenant));
+    if (payload.iss === undefined || !issuers.includes(payload.iss)) {
+      return invalid('unexpected issuer');
+    }
+    const caller = payload.ver === '1.0' ? payload.appid : payload.azp;
+    if (caller !== changeTrackingAppId) {
+      return invalid('not issued to Microsoft Graph Change Tracking (azp/appid)');
+    }
+    return { ok: true };
+  }
+}
+
+/** The collection's `validationTokens`: an array, or undefined when it carries none. */
+export function validationTokensOf(body: unknown): readonly string[] | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const tokens = (body as { validationTokens?: unknown }).validationTokens;
+  if (!Array.isArray(tokens)) return undefined;
+  return tokens.filter((t): t is string => typeof t === 'string');
+}
+
+/**
+ * The call site's one call: checks the tokens a parsed collection carries. A collection without
+ * tokens (basic lifecycle notifications) passes; with tokens and no checker, it is refused.
+ */
+export async function checkCollectionTokens(
+  checker: ValidationTokenChecker | undefined,
+  body: unknown,
+  notifications: readonly LifecycleNotification[],
+): Promise<TokenVerdict> {
+  const tokens = validationTokensOf(body);
+  if (tokens === undefined) return { ok: true };
+  if (checker === undefined) {
+    return { ok: false, kind: 'invalid', reason: 'validation tokens cannot be checked here' };
+  }
+  if (tokens.length === 0) return { ok: false, kind: 'invalid', reason: 'empty validationTokens' };
+  const tenants = new Set(
+    notifications.map((n) => n.tenantId?.toLowerCase()).filter((t) => t !== undefined),
+  );
+  return checker.check(tokens, tenants);
+}
