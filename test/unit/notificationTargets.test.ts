@@ -37,6 +37,11 @@ describe('parseNotificationTarget', () => {
     ['an Event Grid address with a bad Azure subscription', eventGrid.replace('8a8a8a8a', 'nope')],
     ['an Event Grid address without "?"', eventGrid.replace('EventGrid:?', 'EventGrid:')],
     ['an Event Grid address with an unknown parameter', `${eventGrid}&x=1`],
+    // The issue text spelled it azsubscriptionid; Microsoft's pages spell it azuresubscriptionid.
+    [
+      'an Event Grid address spelling azsubscriptionid',
+      eventGrid.replace('azuresubscriptionid', 'azsubscriptionid'),
+    ],
   ])('when the target is %s, then a problem is named', (_, value) => {
     expect(notificationTargetProblem(value)).toEqual(expect.any(String));
   });
