@@ -9,7 +9,7 @@ import { toView } from '../../shared/subscriptions/model';
 import { startHarness, type Harness } from '../../devkit/appHarness';
 import { simulatorCredentialOptions } from '../../devkit/graphSimulator';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from '../../devkit/keyVaultStandIn';
-import { aCertificate, type TestCertificate } from '../support/testCertificates';
+import { aCertificate, type TestCertificate } from '../../devkit/testCertificates';
 
 /**
  * Rotation: a new Key Vault version is rolled onto every subscription using the certificate in

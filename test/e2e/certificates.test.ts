@@ -12,7 +12,7 @@ import { toView, type SubscriptionDefinition } from '../../shared/subscriptions/
 import { startHarness, type Harness } from '../../devkit/appHarness';
 import { simulatorCredentialOptions } from '../../devkit/graphSimulator';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from '../../devkit/keyVaultStandIn';
-import { aCertificate, type TestCertificate } from '../support/testCertificates';
+import { aCertificate, type TestCertificate } from '../../devkit/testCertificates';
 
 /**
  * Encryption certificates for rich notifications, end to end: a definition names a Key Vault

@@ -1,6 +1,6 @@
 import { generate } from 'selfsigned';
 
-/** Self-signed certificates for rich-notification tests; only the public part is used. */
+/** Self-signed certificates for rich-notification tests and the sandbox; only the public part is used. */
 
 const day = 24 * 60 * 60_000;
 
