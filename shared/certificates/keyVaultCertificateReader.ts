@@ -1,13 +1,15 @@
-import type { TokenCredential } from '@azure/identity';
+import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { isRestError } from '@azure/core-rest-pipeline';
 import { CertificateClient, type CertificateClientOptions } from '@azure/keyvault-certificates';
+import type { Config, GraphCloud } from '../config';
+import { createCredential } from '../graph/credentials';
 import { CertificateUnavailableError, type KeyVaultCertificateReader } from './certificateSource';
 
 /**
  * Key Vault through `@azure/keyvault-certificates` and the app's credential (its managed
- * identity in Azure). Reading a certificate's public part needs the "Key Vault Certificate User"
- * role, or the certificates/get permission
- * (https://learn.microsoft.com/azure/key-vault/general/rbac-guide).
+ * identity in Azure). Reading a certificate's public part needs the "Key Vault Reader" role
+ * (which never reads a secret's value, so not the private key), or the certificates/get
+ * permission (https://learn.microsoft.com/azure/key-vault/general/rbac-guide).
  */
 export class AzureKeyVaultCertificates implements KeyVaultCertificateReader {
   private readonly clients = new Map<string, CertificateClient>();
@@ -27,7 +29,7 @@ export class AzureKeyVaultCertificates implements KeyVaultCertificateReader {
           e.statusCode === 404
             ? 'was not found'
             : e.statusCode === 401 || e.statusCode === 403
-              ? 'cannot be read by the app (grant it Key Vault Certificate User)'
+              ? 'cannot be read by the app (grant its identity Key Vault Reader)'
               : `was refused (HTTP ${e.statusCode})`;
         throw new CertificateUnavailableError(`Key Vault certificate ${name} ${why}`);
       }
@@ -52,4 +54,22 @@ export class AzureKeyVaultCertificates implements KeyVaultCertificateReader {
     }
     return client;
   }
+}
+
+/**
+ * The identity Key Vault is read with. With a managed identity in play (GRAPH_CREDENTIAL
+ * managedIdentity or managedIdentityFederation) it is that identity, the one the deployment grants
+ * Key Vault Reader; with an app registration's secret or certificate, that app registration in
+ * its home tenant (GRAPH_TENANT_ID), which then needs the role itself.
+ */
+export function keyVaultCredentialFor(
+  identity: Config['identity'],
+  cloud: GraphCloud,
+): TokenCredential {
+  if (identity.credential === 'managedIdentity' || identity.credential === 'managedIdentityFederation') {
+    return identity.managedIdentityClientId === undefined
+      ? new ManagedIdentityCredential()
+      : new ManagedIdentityCredential({ clientId: identity.managedIdentityClientId });
+  }
+  return createCredential(identity, cloud);
 }

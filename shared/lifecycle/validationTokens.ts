@@ -8,7 +8,7 @@ import {
 } from 'jose';
 import type { Clock } from '../clock';
 import type { Config, GraphCloud } from '../config';
-import type { LifecycleNotification } from './lifecyclePayload';
+import type { Logger } from '../logger';
 
 /**
  * The `validationTokens` of a rich notification collection, checked before anything is done
@@ -60,7 +60,15 @@ export type TokenVerdict =
   | { readonly ok: false; readonly kind: 'invalid' | 'unavailable'; readonly reason: string };
 
 export interface ValidationTokenChecker {
-  check(tokens: readonly string[], tenantIds: ReadonlySet<string>): Promise<TokenVerdict>;
+  /**
+   * `at`: when the collection was received. Expiry is judged then, so a collection kept on the
+   * intake queue through a key outage is not refused for the wait (default: now).
+   */
+  check(
+    tokens: readonly string[],
+    tenantIds: ReadonlySet<string>,
+    at?: Date,
+  ): Promise<TokenVerdict>;
 }
 
 export interface ValidationTokenOptions {
@@ -97,25 +105,33 @@ export class JwksValidationTokens implements ValidationTokenChecker {
     });
   }
 
-  async check(tokens: readonly string[], tenantIds: ReadonlySet<string>): Promise<TokenVerdict> {
+  async check(
+    tokens: readonly string[],
+    tenantIds: ReadonlySet<string>,
+    at?: Date,
+  ): Promise<TokenVerdict> {
     if (this.options.audiences.length === 0) {
-      return { ok: false, kind: 'invalid', reason: 'no client id (AZURE_CLIENT_ID) to check aud' };
+      return { ok: false, kind: 'invalid', reason: 'no client id (GRAPH_CLIENT_ID) to check aud' };
     }
     for (const token of tokens) {
-      const verdict = await this.checkOne(token, tenantIds);
+      const verdict = await this.checkOne(token, tenantIds, at ?? this.options.clock.now());
       if (!verdict.ok) return verdict;
     }
     return { ok: true };
   }
 
-  private async checkOne(token: string, tenantIds: ReadonlySet<string>): Promise<TokenVerdict> {
+  private async checkOne(
+    token: string,
+    tenantIds: ReadonlySet<string>,
+    at: Date,
+  ): Promise<TokenVerdict> {
     const invalid = (reason: string): TokenVerdict => ({ ok: false, kind: 'invalid', reason });
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.keys, {
         algorithms: ['RS256'],
         audience: [...this.options.audiences],
-        currentDate: this.options.clock.now(),
+        currentDate: at,
         clockTolerance: 300,
       }));
     } catch (e) {
@@ -150,22 +166,60 @@ export function validationTokensOf(body: unknown): readonly string[] | undefined
 }
 
 /**
- * The call site's one call: checks the tokens a parsed collection carries. A collection without
- * tokens (basic lifecycle notifications) passes; with tokens and no checker, it is refused.
+ * The intake's one call: checks the tokens a collection carried when it was received. A
+ * collection without tokens (basic lifecycle notifications) passes; one with tokens and no
+ * checker, or with an empty list, is refused. `tenantIds`: the tenants its items name.
  */
 export async function checkCollectionTokens(
   checker: ValidationTokenChecker | undefined,
-  body: unknown,
-  notifications: readonly LifecycleNotification[],
+  tokens: readonly string[] | undefined,
+  tenantIds: Iterable<string | null | undefined>,
+  receivedAt: Date,
 ): Promise<TokenVerdict> {
-  const tokens = validationTokensOf(body);
   if (tokens === undefined) return { ok: true };
   if (checker === undefined) {
     return { ok: false, kind: 'invalid', reason: 'validation tokens cannot be checked here' };
   }
   if (tokens.length === 0) return { ok: false, kind: 'invalid', reason: 'empty validationTokens' };
-  const tenants = new Set(
-    notifications.map((n) => n.tenantId?.toLowerCase()).filter((t) => t !== undefined),
+  const tenants = new Set<string>();
+  for (const t of tenantIds) if (typeof t === 'string') tenants.add(t.toLowerCase());
+  return checker.check(tokens, tenants, receivedAt);
+}
+
+/** The signing keys could not be read: the intake message is delivered again (not lost). */
+export class ValidationKeysUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`Validation tokens cannot be checked now: ${reason}`);
+    this.name = 'ValidationKeysUnavailableError';
+  }
+}
+
+/**
+ * The intake's gate, before any item of a collection is looked up: true when the collection's
+ * tokens failed (logged once, nothing is to be done with it, whatever its clientStates); throws
+ * `ValidationKeysUnavailableError` when the keys could not be read, so the queue retries it.
+ */
+export async function refusedByValidationTokens(
+  deps: { readonly validationTokens?: ValidationTokenChecker | undefined; readonly log: Logger },
+  collection: {
+    readonly validationTokens?: readonly string[] | undefined;
+    readonly acceptedAt: string;
+    readonly items: readonly { readonly tenantId: string | null }[];
+  },
+): Promise<boolean> {
+  if (collection.validationTokens === undefined) return false;
+  const receivedAt = new Date(collection.acceptedAt);
+  const verdict = await checkCollectionTokens(
+    deps.validationTokens,
+    collection.validationTokens,
+    collection.items.map((i) => i.tenantId),
+    Number.isNaN(receivedAt.getTime()) ? new Date(0) : receivedAt,
   );
-  return checker.check(tokens, tenants);
+  if (verdict.ok) return false;
+  if (verdict.kind === 'unavailable') throw new ValidationKeysUnavailableError(verdict.reason);
+  deps.log.warn('lifecycle collection refused: validation tokens', {
+    reason: verdict.reason,
+    items: collection.items.length,
+  });
+  return true;
 }
