@@ -14,6 +14,7 @@ import { WritePacer, type PaceLimits } from './renewal/writePacer';
 import type { SubscriptionStore } from './store/subscriptionStore';
 import { TableSubscriptionStore } from './store/tableSubscriptionStore';
 import { QueueResyncPublisher } from './resync/queueResyncPublisher';
+import { QueueLifecycleIntake, type LifecycleIntakeQueue } from './lifecycle/intakeQueue';
 import type { ResyncPublisher } from './resync/resyncPublisher';
 import { InMemorySweepRecords, TableSweepRecords, type SweepRecords } from './store/sweepRecords';
 
@@ -44,6 +45,8 @@ export interface CoreParts {
   readonly paceWindowMs?: number;
   readonly instanceId?: string;
   readonly inlineBudgetMs?: number;
+  /** The lifecycle intake queue. Default: none (the lifecycle endpoint answers 503). */
+  readonly intake?: LifecycleIntakeQueue;
 }
 
 /** Graph's subscription API limits (graph-facts 6.2) with the configured share of writes. */
@@ -88,6 +91,7 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
     // NOTE: a claim must outlive the Graph call it guards, retries and waits included.
     claimTtlMs: config.graphTimeoutMs + 30_000,
     inlineBudgetMs: parts.inlineBudgetMs ?? config.lifecycle.inlineBudgetMs,
+    intake: parts.intake,
     checkDefinition: (sub) =>
       checkDefinition(
         { ...sub.definition, clientState: sub.clientState },
@@ -135,6 +139,7 @@ export function productionDependencies(
     clock,
     store: TableSubscriptionStore.fromConfig(config.storage),
     resync: QueueResyncPublisher.fromConfig(config.storage),
+    intake: QueueLifecycleIntake.fromConfig(config.storage),
     sweepRecords: TableSweepRecords.fromConfig(config.storage),
     graph: createGraphSubscriptions(config, {
       clock,

@@ -155,6 +155,12 @@ export const settingsCatalog: readonly SettingDoc[] = [
     description:
       'Time budget of one Graph call, its retries and Retry-After waits included; what is left is retried by the next sweep.',
   },
+  {
+    name: 'LIFECYCLE_QUEUE',
+    default: 'lifecycle-intake',
+    description:
+      'Storage queue (in the STORAGE_CONNECTION account) where the lifecycle endpoint stores each notification collection before it answers 202; the lifecycleIntake queue trigger and the sweep act on it. Set it explicitly in the app settings: the trigger binding reads it as %LIFECYCLE_QUEUE%.',
+  },
 ];
 
 export interface Config {
@@ -164,6 +170,8 @@ export interface Config {
     readonly table: string;
     /** Queue of resync messages for the owning applications. */
     readonly resyncQueue: string;
+    /** Queue of accepted lifecycle notification collections, acted on by the queue trigger. */
+    readonly lifecycleQueue: string;
   };
   readonly graph: {
     readonly cloud: GraphCloud;
@@ -338,6 +346,16 @@ const envSchema = z.object({
   GRAPH_TIMEOUT_MS: integerText(1000, 120_000, 30_000),
   LIFECYCLE_INLINE_BUDGET_MS: integerText(0, 2200, 2000),
   LIFECYCLE_MAX_BODY_BYTES: integerText(1024, 16 * 1024 * 1024, 1024 * 1024),
+  LIFECYCLE_QUEUE: withText(
+    z
+      .string()
+      .trim()
+      .regex(/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/, {
+        message:
+          'must be 3 to 63 lower-case letters, digits or single hyphens, starting and ending with a letter or digit',
+      })
+      .default('lifecycle-intake'),
+  ),
 });
 
 /** The environment as the Functions host gives it: names to optional strings. */
@@ -401,7 +419,12 @@ export function loadConfig(env: Environment = process.env): Config {
     throw new ConfigError([{ key: 'STORAGE_CONNECTION', message: 'is required' }]);
   }
   return deepFreeze({
-    storage: { connection, table: s.SUBSCRIPTIONS_TABLE, resyncQueue: s.RESYNC_QUEUE },
+    storage: {
+      connection,
+      table: s.SUBSCRIPTIONS_TABLE,
+      resyncQueue: s.RESYNC_QUEUE,
+      lifecycleQueue: s.LIFECYCLE_QUEUE,
+    },
     graph: { cloud: s.GRAPH_CLOUD, baseUrl: s.GRAPH_BASE_URL, apiVersion: s.GRAPH_API_VERSION },
     identity: {
       tenantId: s.AZURE_TENANT_ID,

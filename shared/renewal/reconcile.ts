@@ -384,7 +384,11 @@ async function adopt(
     );
     return {
       action: 'adopt',
-      transition: (sub, now) => afterCreated(sub, renewed, decision.reason, now, startedAt, policy),
+      // NOTE: adopting renews with a PATCH: that one opens the 10-minute window.
+      transition: (sub, now) => ({
+        ...afterCreated(sub, renewed, decision.reason, now, startedAt, policy),
+        lastRenewedAt: now,
+      }),
     };
   } catch (e) {
     return failedWith(failureFacts(e, definition.resource, deps));
