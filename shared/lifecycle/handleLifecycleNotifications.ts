@@ -5,7 +5,7 @@ import { isInvalidRowError } from '../store/subscriptionEntity';
 import { isStoreConflictError, isStoreNotFoundError } from '../store/subscriptionStore';
 import { sameSecret } from '../subscriptions/compare';
 import { lifecycleEvents, type StoredSubscription } from '../subscriptions/model';
-import type { IntakeItem, LifecycleIntakeQueue } from './intakeQueue';
+import { maxUnknownLookups, type IntakeItem, type LifecycleIntakeQueue } from './intakeQueue';
 
 /**
  * What happens to an accepted lifecycle collection once it is on the intake queue (docs/lifecycle.md):
@@ -51,8 +51,6 @@ export interface IntakeResult {
   readonly actions: readonly ActionReport[];
 }
 
-/** Distinct ids per collection that may turn out unknown before the rest is skipped. */
-export const maxUnknownLookups = 50;
 /** Lookups across all tenants (an item without a tenant, or one whose tenant finds nothing). */
 const maxCrossTenantLookups = 5;
 const lookupConcurrency = 8;
@@ -69,6 +67,7 @@ interface Group {
 export async function actOnIntake(
   deps: ReconcileDeps,
   items: readonly IntakeItem[],
+  unknownBudget = maxUnknownLookups,
 ): Promise<IntakeResult> {
   const { log } = deps;
   const counts = {
@@ -80,29 +79,31 @@ export async function actOnIntake(
     collapsed: 0,
   };
   const groups = groupItems(items);
-  const budget = { unknown: maxUnknownLookups, crossTenant: maxCrossTenantLookups };
+  const budget = { unknown: unknownBudget, crossTenant: maxCrossTenantLookups };
   const recorded = new Map<string, StoredSubscription>();
   let transientFailure: Error | undefined;
 
   await inParallel(groups, lookupConcurrency, async (group) => {
+    // NOTE: a lookup takes a unit of the budget before it starts and gives it back when the id
+    // is found, so lookups in flight cannot overshoot the budget.
     if (budget.unknown <= 0) {
       counts.skipped += group.items.length;
       return;
     }
+    budget.unknown--;
     let found: StoredSubscription | undefined;
     try {
       found = await lookUp(deps, group, budget);
     } catch (e) {
       if (!isInvalidRowError(e)) throw e;
       counts.unreadable += group.items.length;
-      budget.unknown--;
       return;
     }
     if (found === undefined) {
       counts.unknown += group.items.length;
-      budget.unknown--;
       return;
     }
+    budget.unknown++;
     let row: StoredSubscription = found;
     const seen = new Set<string>();
     for (const item of group.items) {

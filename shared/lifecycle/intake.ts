@@ -28,7 +28,7 @@ export async function handleIntakeMessage(
   if (!parsed.success) {
     throw new InvalidIntakeMessageError(parsed.error.issues[0]?.message ?? 'invalid');
   }
-  return actOnIntake(deps, parsed.data.items);
+  return actOnIntake(deps, parsed.data.items, parsed.data.unknownBudget);
 }
 
 function parseText(text: string): unknown {

@@ -29,7 +29,15 @@ export interface IntakeMessage {
   /** When the endpoint accepted the collection (ISO). */
   readonly acceptedAt: string;
   readonly items: readonly IntakeItem[];
+  /**
+   * Distinct ids of this message that may turn out unknown before the rest is skipped: the
+   * collection's budget (`maxUnknownLookups`), shared among the messages it was split into.
+   */
+  readonly unknownBudget?: number;
 }
+
+/** Distinct ids per collection that may turn out unknown before the rest is skipped. */
+export const maxUnknownLookups = 50;
 
 export const intakeMessageSchema = z.object({
   v: z.literal(1),
@@ -44,6 +52,7 @@ export const intakeMessageSchema = z.object({
       }),
     )
     .max(1000),
+  unknownBudget: z.number().int().min(1).max(maxUnknownLookups).optional(),
 });
 
 /** A message taken from the queue by the sweep's drain (the trigger gets its messages from the host). */
@@ -117,7 +126,9 @@ export class QueueLifecycleIntake implements LifecycleIntakeQueue {
     options: { readonly abortSignal?: AbortSignal } = {},
   ): Promise<number> {
     await this.ensureQueue(options.abortSignal);
-    const parts = splitIntake(message);
+    const split = splitIntake(message);
+    const unknownBudget = Math.max(1, Math.ceil(maxUnknownLookups / split.length));
+    const parts = split.map((part) => ({ ...part, unknownBudget }));
     const sent: { messageId: string; popReceipt: string }[] = [];
     try {
       for (const part of parts) {
