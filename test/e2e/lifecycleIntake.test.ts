@@ -107,6 +107,11 @@ function item(row: StoredSubscription, event: string, overrides: Record<string, 
   };
 }
 
+function tableStore(): TableSubscriptionStore {
+  if (!(h.store instanceof TableSubscriptionStore)) throw new Error('the harness runs on Azurite');
+  return h.store;
+}
+
 function graphCalls() {
   return h.sim.calls().filter((c) => /^\/(v1\.0|beta)\//.test(c.path));
 }
@@ -115,7 +120,7 @@ describe('lifecycle intake', () => {
   test('when a collection arrives, then it is queued with 202 and nothing is read or written until the queue runs', async () => {
     const [row] = await onGraph('intake-accept');
     h.clock.advance(20 * minute);
-    const store = h.store as TableSubscriptionStore;
+    const store = tableStore();
     const reads = store.metrics.requests;
     h.sim.resetCalls();
 
@@ -225,7 +230,7 @@ describe('lifecycle intake', () => {
 
   test('when a POST carries 1,000 forged ids, then it is answered 202, the queue run reads a bounded number of rows and logs one warning with counts', async () => {
     await onGraph('intake-forged-neighbour');
-    const store = h.store as TableSubscriptionStore;
+    const store = tableStore();
     const forged = Array.from({ length: 1000 }, () => ({
       subscriptionId: randomUUID(),
       tenantId: h.tenantId,
