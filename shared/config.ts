@@ -142,7 +142,7 @@ export const settingsCatalog: readonly SettingDoc[] = [
     name: 'LIFECYCLE_INLINE_BUDGET_MS',
     default: '2000',
     description:
-      'How long the lifecycle endpoint acts on recorded events before it answers 202; the sweep finishes the rest. Graph wants an answer within 3 seconds.',
+      'How long the lifecycle endpoint waits for its intake queue write before it answers 503. Graph wants an answer within 3 seconds.',
   },
   {
     name: 'LIFECYCLE_MAX_BODY_BYTES',

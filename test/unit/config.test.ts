@@ -24,6 +24,7 @@ describe('loadConfig', () => {
         connection: 'UseDevelopmentStorage=true',
         table: 'subscriptions',
         resyncQueue: 'subscription-resync',
+        lifecycleQueue: 'lifecycle-intake',
       },
       graph: { cloud: 'global', baseUrl: undefined, apiVersion: 'v1.0' },
       identity: {
