@@ -338,4 +338,28 @@ describe('lifecycle intake', () => {
     expect(graphCalls().map((c) => [c.kind, c.status])).toEqual([['reauthorize', 204]]);
     expect(await deps.intake!.receive(32, 1)).toHaveLength(0);
   });
+
+  test('when Graph is down during the queue run, then the event stays on its row and the next sweep completes it', async () => {
+    const [row] = await onGraph('intake-graph-down');
+    h.sim.injectFault({ status: 503, retryAfterSeconds: 120 });
+
+    expect((await post([item(row!, 'reauthorizationRequired')])).status).toBe(202);
+    await runQueue();
+    expect((await h.read('intake-graph-down')).pendingEvent?.name).toBe('reauthorizationRequired');
+
+    h.sim.clearFaults();
+    h.sim.resetCalls();
+    h.clock.advance(16 * minute);
+    await sweepAndRecord(deps, deps.sweepOptions);
+
+    expect(
+      graphCalls()
+        .filter((c) => c.subscriptionId === row!.graphSubscriptionId)
+        .map((c) => [c.kind, c.status]),
+    ).toEqual([['reauthorize', 204]]);
+    expect(await h.read('intake-graph-down')).toMatchObject({
+      status: 'active',
+      pendingEvent: undefined,
+    });
+  });
 });
