@@ -202,7 +202,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const context = new InstanceContext();
   const store = new InMemorySubscriptionStore({ faults: context.storeFaults() });
   const queue = new InMemoryResyncPublisher();
-  const intake = new InMemoryLifecycleIntake();
+  const intake = new InMemoryLifecycleIntake(() => clock.now().getTime());
   const logs: LogLine[] = [];
   const instances: AppInstance[] = [];
   const lifecycleAnswers = { refusedByLiveInstance: 0 };
@@ -383,6 +383,8 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
     sweeps++;
     let summary: SweepSummary;
     try {
+      // NOTE: as sweepAndRecord does: what the intake queue still holds first.
+      await context.run(instance, () => drainIntake(instance.deps)).catch(() => undefined);
       summary = await context.run(instance, () =>
         runSweep(instance.deps, {
           ...instance.deps.sweepOptions,
