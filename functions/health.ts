@@ -5,6 +5,7 @@ import {
   type InvocationContext,
 } from '@azure/functions';
 import { appDependencies, type AppDependencies } from '../shared/composition';
+import { isConfigError } from '../shared/config';
 import { healthReport } from '../shared/operations/health';
 import { errorName, jsonResponse } from './support/adminApi';
 import { invocationLogger } from './support/invocationLogger';
@@ -36,6 +37,16 @@ export function healthHandler(
       if (!view.healthy) log.warn('unhealthy', { reasons: view.reasons.join('; ') });
       return jsonResponse(view.healthy ? 200 : 503, view);
     } catch (e) {
+      if (isConfigError(e)) {
+        // NOTE: names only: a value may be a secret.
+        const keys = [...new Set(e.problems.map((p) => p.key))];
+        log.error('invalid configuration', { keys: keys.join(', ') });
+        return jsonResponse(503, {
+          healthy: false,
+          reasons: [`invalid configuration: ${keys.join(', ')}`],
+          configurationProblems: e.problems,
+        });
+      }
       // NOTE: not being able to read the state is itself unhealthy: the availability test alerts.
       log.error('health could not be read', { error: errorName(e) });
       return jsonResponse(503, {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
+import { tenantRefusalFor } from './graph/credentials';
 import { checkDefinition } from './graph/definitionChecks';
 import { createGraphSubscriptions } from './graph/createGraphSubscriptions';
 import type { GraphSubscriptions } from './graph/graphSubscriptions';
@@ -88,14 +89,18 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
     // NOTE: a claim must outlive the Graph call it guards, retries and waits included.
     claimTtlMs: config.graphTimeoutMs + 30_000,
     inlineBudgetMs: parts.inlineBudgetMs ?? config.lifecycle.inlineBudgetMs,
-    checkDefinition: (sub) =>
-      checkDefinition(
+    checkDefinition: (sub) => {
+      const problems = checkDefinition(
         { ...sub.definition, clientState: sub.clientState },
         {
           cloud: config.graph.cloud,
           defaultLifecycleNotificationUrl: config.lifecycleNotificationUrl,
         },
-      ).map((p) => `${p.field}: ${p.message}`),
+      ).map((p) => `${p.field}: ${p.message}`);
+      // NOTE: rows stored before the credential changed are held to it too, before any Graph call.
+      const refusal = tenantRefusalFor(config.identity, sub.definition.tenantId);
+      return refusal === undefined ? problems : [...problems, `tenantId: ${refusal}`];
+    },
     requiredPermissionsFor: (resource, operation) => requiredPermissionsFor(resource, operation),
     sweepOptions: {
       concurrencyPerTenant: config.sweep.concurrencyPerTenant,

@@ -345,11 +345,11 @@ async function runScenario(
     SUBSCRIPTIONS_TABLE: 'subscriptions',
     RESYNC_QUEUE: 'subscription-resync',
     GRAPH_BASE_URL: sim.graphUrl,
-    AZURE_TENANT_ID: sandboxTenant,
-    AZURE_CLIENT_ID: sim.clientId,
-    AZURE_CLIENT_SECRET: sim.clientSecret,
-    AZURE_AUTHORITY_HOST: sim.authorityHost,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    GRAPH_TENANT_ID: sandboxTenant,
+    GRAPH_CLIENT_ID: sim.clientId,
+    GRAPH_CLIENT_SECRET: sim.clientSecret,
+    GRAPH_AUTHORITY_HOST: sim.authorityHost,
+    GRAPH_DISABLE_INSTANCE_DISCOVERY: 'true',
     LIFECYCLE_NOTIFICATION_URL: served.url,
   };
   const config = loadConfig(settings);
@@ -714,7 +714,7 @@ function printKeepInstructions(
   out(`Then try: npm run cli -- status, npm run cli -- sweep --dry-run,`);
   out(`          npm run cli -- apply --file ${exampleFile}`);
   out('');
-  out("AZURE_CLIENT_SECRET is the Graph simulator's throwaway secret for this run, and the key in");
+  out("GRAPH_CLIENT_SECRET is the Graph simulator's throwaway secret for this run, and the key in");
   out("STORAGE_CONNECTION is Azurite's published development key: both are local to this sandbox,");
   out("not credentials of any real tenant or account. NODE_EXTRA_CA_CERTS trusts the simulator's");
   out('test CA in the CLI process only.');

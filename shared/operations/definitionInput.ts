@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { tenantRefusalFor } from '../graph/credentials';
 import { checkDefinition, type DefinitionToCheck } from '../graph/definitionChecks';
 import { subscriptionDefinitionSchema, type SubscriptionDefinition } from '../subscriptions/model';
 import type { FieldProblem } from './errors';
@@ -16,7 +17,7 @@ export type DefinitionInput =
 export interface DefinitionInputOptions {
   /** The key from the URL; the body may omit it, and must not contradict it. */
   readonly key?: string;
-  readonly config: Pick<Config, 'lifecycleNotificationUrl' | 'graph'>;
+  readonly config: Pick<Config, 'lifecycleNotificationUrl' | 'graph' | 'identity'>;
 }
 
 export function parseDefinitionInput(
@@ -67,6 +68,8 @@ export function parseDefinitionInput(
     return { ok: false, problems };
   }
   problems.push(...checkDefinition(parsed.data, checks));
+  const refusal = tenantRefusalFor(options.config.identity, parsed.data.tenantId);
+  if (refusal !== undefined) problems.push({ field: 'tenantId', message: refusal });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, definition: parsed.data };
 }
 

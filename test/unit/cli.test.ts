@@ -131,9 +131,9 @@ describe('graph-subs check-config', () => {
     const result = await run(['check-config', '--json'], {
       env: {
         STORAGE_CONNECTION: 'UseDevelopmentStorage=true',
-        AZURE_TENANT_ID: '84bd8158-6d4d-4958-8b9f-9d6445542f95',
-        AZURE_CLIENT_ID: '00000000-0000-4000-8000-000000000001',
-        AZURE_CLIENT_SECRET: secret,
+        GRAPH_TENANT_ID: '84bd8158-6d4d-4958-8b9f-9d6445542f95',
+        GRAPH_CLIENT_ID: '00000000-0000-4000-8000-000000000001',
+        GRAPH_CLIENT_SECRET: secret,
       },
     });
     expect(result.code).toBe(0);
@@ -289,7 +289,7 @@ describe('graph-subs settings', () => {
   test('when local.settings.json is not JSON, then the file is named, its text is not, and it exits 1', async () => {
     writeFileSync(
       path.join(dir, 'local.settings.json'),
-      '{ "Values": { "AZURE_CLIENT_SECRET": "s3cr3t-value", } ',
+      '{ "Values": { "GRAPH_CLIENT_SECRET": "s3cr3t-value", } ',
     );
     const result = await run(['status', '--json'], { env: {}, cwd: dir });
     expect(result.code).toBe(1);
@@ -610,9 +610,9 @@ describe('CLI text and redaction', () => {
     const config = loadConfig({
       STORAGE_CONNECTION:
         'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=QUJDREVGR0hJSktMTU5PUA==;EndpointSuffix=core.windows.net',
-      AZURE_TENANT_ID: tenants.contoso,
-      AZURE_CLIENT_ID: '00000000-0000-4000-8000-000000000001',
-      AZURE_CLIENT_SECRET: 'client-secret-value',
+      GRAPH_TENANT_ID: tenants.contoso,
+      GRAPH_CLIENT_ID: '00000000-0000-4000-8000-000000000001',
+      GRAPH_CLIENT_SECRET: 'client-secret-value',
     });
     const text = redactSecrets(
       'failed: AccountKey=QUJDREVGR0hJSktMTU5PUA== client-secret-value https://x.example.com/a?sig=abc&sv=1 Bearer eyJhbGciOiJSUzI1NiJ9.eyJ0aWQiOiJ4In0.c2ln',

@@ -602,11 +602,11 @@ function appConfig(
     STORAGE_CONNECTION: 'UseDevelopmentStorage=true',
     // NOTE: the same six settings devkit/appHarness.ts simulatorAppSettings() gives.
     GRAPH_BASE_URL: connection.graphUrl,
-    AZURE_TENANT_ID: chaosTenantId(0),
-    AZURE_CLIENT_ID: connection.clientId,
-    AZURE_CLIENT_SECRET: connection.clientSecret,
-    AZURE_AUTHORITY_HOST: connection.authorityHost,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    GRAPH_TENANT_ID: chaosTenantId(0),
+    GRAPH_CLIENT_ID: connection.clientId,
+    GRAPH_CLIENT_SECRET: connection.clientSecret,
+    GRAPH_AUTHORITY_HOST: connection.authorityHost,
+    GRAPH_DISABLE_INSTANCE_DISCOVERY: 'true',
     LIFECYCLE_NOTIFICATION_URL: lifecycleUrl,
     GRAPH_TIMEOUT_MS: String(graphTimeoutMs),
   });
