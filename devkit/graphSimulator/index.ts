@@ -56,7 +56,7 @@ export { startGraphSimulator } from './server';
 export { generateSimulatorTls } from './tls';
 export { classifyResource, minimumLifetimeMinutes } from './lifetimes';
 export { graphThrottleLimits } from './throttling';
-export { graphAudiences } from './tokens';
+export { graphAudiences, type FederatedIdentityCredential } from './tokens';
 export { graphMessages } from './subscriptions';
 export { validationMessages } from './webhooks';
 export { rawRequest, type RawRequestOptions, type RawResponse } from './rawClient';

@@ -13,6 +13,7 @@ import {
   openIdConfiguration,
   tokenFaultBody,
   TokenService,
+  type FederatedIdentityCredential,
   type TokenCheck,
 } from './tokens';
 import type {
@@ -257,6 +258,10 @@ class Simulator implements GraphSimulator {
 
   loseSubscription(id: string): void {
     if (!this.api.lose(id, this.clock())) throw new Error(`No live subscription ${id} to lose.`);
+  }
+
+  addFederatedIdentityCredential(credential: FederatedIdentityCredential): void {
+    this.tokens.addFederatedIdentityCredential(credential);
   }
 
   revokePermission(tenantId: string): void {

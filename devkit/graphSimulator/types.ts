@@ -1,3 +1,4 @@
+import type { FederatedIdentityCredential } from './tokens';
 /**
  * Public types of the Graph simulator. Kept apart from the implementation so every part of the
  * simulator (and every consumer) imports the same definitions without cycles.
@@ -193,6 +194,11 @@ export interface GraphSimulator {
   /** Every subscription call for that tenant: 403 (graph-facts section 7). */
   revokePermission(tenantId: string): void;
   restorePermission(tenantId: string): void;
+  /**
+   * ADDITION. The app registration trusts tokens of this issuer, subject and audience as its
+   * client assertion (a managed identity as federated credential, for instance).
+   */
+  addFederatedIdentityCredential(credential: FederatedIdentityCredential): void;
   sendLifecycleEvent(
     subscriptionId: string,
     event: string,

@@ -187,16 +187,20 @@ describe('timer handler: sweepSubscriptions', () => {
     expect(lines.filter((l) => l.level === 'warning')).toEqual([]);
   });
 
-  test('when a setting is invalid, then loading the function fails naming the bad keys', () => {
+  test('when a setting is invalid, then the function still loads and its run fails naming the bad keys', async () => {
     const withoutStorage = Object.fromEntries(
       Object.entries(env).filter(([name]) => name !== 'STORAGE_CONNECTION'),
     );
     Reflect.deleteProperty(process.env, 'STORAGE_CONNECTION');
     Reflect.deleteProperty(process.env, 'AzureWebJobsStorage');
 
+    const { sweepSubscriptions } = loadSweepFunction({
+      ...withoutStorage,
+      SWEEP_SCHEDULE: '0 0 */2 * * *',
+    });
     let failure: unknown;
     try {
-      loadSweepFunction({ ...withoutStorage, SWEEP_SCHEDULE: '0 0 */2 * * *' });
+      await sweepSubscriptions(timer(false), new InvocationContext());
     } catch (e) {
       failure = e;
     }
