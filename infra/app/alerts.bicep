@@ -48,7 +48,7 @@ var logAlerts = [
     name: 'subscription-failed-or-lapsed'
     description: 'The last sweeps counted a failed or lapsed subscription (see the health view for which).'
     severity: 2
-    query: '${summaries} | where toint(s.statuses.failed) > 0 or toint(s.lapsed) > 0'
+    query: '${summaries} | where toint(s.status_failed) > 0 or toint(s.lapsed) > 0'
     operator: 'GreaterThan'
     threshold: 0
   }
