@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ackScenario } from './ack';
 import { handshakeScenario } from './handshake';
+import { healthScenario } from './health';
 import { multiTenantScenario } from './multiTenant';
 import { storeReadsScenario } from './storeReads';
 import { BenchContext, since, type BenchOptions, type Scenario } from './support/context';
@@ -34,6 +35,7 @@ const scenarios: readonly Scenario[] = [
   sweepSequentialScenario,
   multiTenantScenario,
   storeReadsScenario,
+  healthScenario,
   sweepMemoryScenario,
   ackScenario,
 ];

@@ -229,7 +229,7 @@ describe('GET /api/health', () => {
       reasons: ['the state of the subscriptions could not be read (storage or settings)'],
     });
     expect(answer.logs).toEqual([
-      { level: 'error', args: ['health could not be read', { error: 'Error' }] },
+      { level: 'error', args: ['health could not be read {"error":"Error"}'] },
     ]);
     expect(answer.text).not.toContain('very-secret');
   });

@@ -977,7 +977,7 @@ describe('routing and failures', () => {
     expect(errors).toEqual([
       {
         level: 'error',
-        args: ['admin API request failed unexpectedly', { operation: 'get', error: 'TypeError' }],
+        args: ['admin API request failed unexpectedly {"operation":"get","error":"TypeError"}'],
       },
     ]);
     expect(JSON.stringify(answer.logs)).not.toContain('unreachable');
