@@ -224,7 +224,9 @@ function classifyTeams(segments: readonly string[]): ResourceFamilyName | undefi
   if (!isTeams) return undefined;
   if (has('messages', 'getallmessages', 'replies', 'getallretainedmessages')) return 'chatMessage';
   if (has('members', 'getallmembers')) return 'conversationMember';
-  if (has('installedapps')) return 'teamsAppInstallation';
+  // NOTE: /appCatalogs/teamsApps/{id}/installations is the documented tenant-wide path
+  // (https://learn.microsoft.com/graph/teams-changenotifications-appinstallation).
+  if (has('installedapps', 'installations')) return 'teamsAppInstallation';
   if (has('channels', 'getallchannels')) return 'channel';
   if (has('chats', 'installedtochats')) return 'chat';
   if (first === 'teams') return 'team';
