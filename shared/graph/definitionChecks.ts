@@ -41,7 +41,7 @@ export interface DefinitionProblem {
   readonly message: string;
 }
 
-/** Graph's limit on clientState (section 1; the changeNotification page's 255 is not used). */
+/** Graph's limit on clientState (the subscription page; the changeNotification page's 255 is not used). */
 export const maxClientStateLength = 128;
 
 /** Returns every problem with `definition`; empty when Graph should accept it. */
