@@ -587,6 +587,20 @@ describe('graph-subs list, show, status, sweep --dry-run, resync-ack (no Graph c
     ]);
   });
 
+  test('when a subscription has no lifecycle URL, then status is unhealthy and says why', async () => {
+    const world = aWorld();
+    await stored(
+      world,
+      aSubscription({ key: 'no-lifecycle', definition: { lifecycleNotificationUrl: undefined } }),
+    );
+    const result = await run(['status', '--json'], { world });
+    expect(result.code).toBe(1);
+    const health = JSON.parse(result.out) as { reasons: string[] };
+    expect(health.reasons).toContain(
+      '1 subscription(s) have no lifecycle URL: Graph sends them no lifecycle event, so a removal is noticed only at the next renewal',
+    );
+  });
+
   test('when a subscription failed, then status names it with the permission it needs and exits 1', async () => {
     const world = aWorld();
     await stored(
