@@ -49,6 +49,8 @@ export interface CreateSubscriptionRequest {
   readonly encryptionCertificate?: string | undefined;
   readonly encryptionCertificateId?: string | undefined;
   readonly latestSupportedTlsVersion?: TlsVersion | undefined;
+  readonly notificationQueryOptions?: string | undefined;
+  readonly notificationUrlAppId?: string | undefined;
 }
 
 /** Graph requires expirationDateTime or notificationUrl in every PATCH. */

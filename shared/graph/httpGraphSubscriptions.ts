@@ -111,6 +111,8 @@ export class HttpGraphSubscriptions implements GraphSubscriptions {
       encryptionCertificate: request.encryptionCertificate,
       encryptionCertificateId: request.encryptionCertificateId,
       latestSupportedTlsVersion: request.latestSupportedTlsVersion,
+      notificationQueryOptions: request.notificationQueryOptions,
+      notificationUrlAppId: request.notificationUrlAppId,
     };
     try {
       const response = await this.send(tenantId, 'POST', this.url('subscriptions'), body, options);

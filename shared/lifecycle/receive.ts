@@ -76,6 +76,8 @@ export async function receiveLifecycleNotifications(
   }
   const parsed = parseLifecycleBody(json);
   if (!parsed.ok) return { status: 400, body: { error: parsed.message } };
+  // NOTE: an unusable item is logged and left out; the rest is answered (issue #20).
+  for (const s of parsed.skipped) log.warn('lifecycle item skipped', { ...s });
 
   const core = { ...app, log };
   // Recording decides the answer: it must be done before the deadline, or Graph delivers again.

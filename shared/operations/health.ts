@@ -73,6 +73,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthView> {
   let problemCount = 0;
   let total = 0;
   let resyncsPending = 0;
+  let withoutLifecycleUrl = 0;
   let soonest: ManagedSubscription | undefined;
 
   let continuationToken: string | undefined;
@@ -82,6 +83,9 @@ export async function healthReport(deps: HealthDeps): Promise<HealthView> {
       total++;
       counts[sub.status]++;
       if (sub.resyncRequestedAt !== undefined) resyncsPending++;
+      if (sub.definition.lifecycleNotificationUrl === undefined && sub.status !== 'deleting') {
+        withoutLifecycleUrl++;
+      }
       if (
         sub.expiresAt !== undefined &&
         sub.status !== 'deleting' &&
@@ -102,6 +106,13 @@ export async function healthReport(deps: HealthDeps): Promise<HealthView> {
   const reasons: string[] = [];
   if (problemCount > 0) {
     reasons.push(`${problemCount} subscription(s) not alive (failing, failed, lapsed or stuck)`);
+  }
+  // NOTE: without a lifecycle URL Graph sends no lifecycle event, so a removal is noticed only at
+  // the next renewal (https://learn.microsoft.com/graph/change-notifications-lifecycle-events).
+  if (withoutLifecycleUrl > 0) {
+    reasons.push(
+      `${withoutLifecycleUrl} subscription(s) have no lifecycle URL: Graph sends them no lifecycle event, so a removal is noticed only at the next renewal`,
+    );
   }
   if (lastSweep === null) {
     if (total > 0) reasons.push('no sweep has been recorded yet');

@@ -89,6 +89,9 @@ const recreateFields = [
   'lifecycleNotificationUrl',
   'includeResourceData',
   'latestSupportedTlsVersion',
+  // NOTE: Graph cannot PATCH these either (https://learn.microsoft.com/graph/api/subscription-update).
+  'notificationQueryOptions',
+  'notificationUrlAppId',
 ] as const;
 const patchFields = [
   'notificationUrl',

@@ -265,6 +265,8 @@ async function perform(
         encryptionCertificate: definition.encryptionCertificate,
         encryptionCertificateId: definition.encryptionCertificateId,
         latestSupportedTlsVersion: definition.latestSupportedTlsVersion,
+        notificationQueryOptions: definition.notificationQueryOptions,
+        notificationUrlAppId: definition.notificationUrlAppId,
       };
       try {
         const { value: created, capped } = await withGraphsMaximum(

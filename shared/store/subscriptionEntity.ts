@@ -94,6 +94,8 @@ export type SubscriptionRowProperties = {
   readonly encryptionCertificateId?: string;
   readonly latestSupportedTlsVersion?: string;
   readonly lifetimeMinutes?: number;
+  readonly notificationQueryOptions?: string;
+  readonly notificationUrlAppId?: string;
   // What we know of its life on Graph.
   readonly clientState: string;
   readonly graphSubscriptionId?: string;
@@ -185,6 +187,8 @@ function toRowProperties(s: ManagedSubscription, revision: string): Subscription
     encryptionCertificateId: d.encryptionCertificateId,
     latestSupportedTlsVersion: d.latestSupportedTlsVersion,
     lifetimeMinutes: d.lifetimeMinutes,
+    notificationQueryOptions: d.notificationQueryOptions,
+    notificationUrlAppId: d.notificationUrlAppId,
     clientState: s.clientState,
     graphSubscriptionId: s.graphSubscriptionId,
     expiresAt: s.expiresAt,
@@ -314,6 +318,8 @@ function toSubscription(row: ParsedRow): ManagedSubscription {
     encryptionCertificateId: row.encryptionCertificateId,
     latestSupportedTlsVersion: row.latestSupportedTlsVersion,
     lifetimeMinutes: row.lifetimeMinutes,
+    notificationQueryOptions: row.notificationQueryOptions,
+    notificationUrlAppId: row.notificationUrlAppId,
   });
   return {
     definition,

@@ -54,6 +54,21 @@ const httpsUrl = z
   );
 
 /**
+ * Graph's `changeType` is a comma-separated list of `created`, `updated` and `deleted`;
+ * Microsoft's own pages write it with spaces and in any case (`"created, updated"`,
+ * `"Updated,Deleted,Created"`). One form is stored and compared: trimmed, lower-cased,
+ * de-duplicated and sorted (https://learn.microsoft.com/graph/api/resources/subscription).
+ */
+export function normalizeChangeType(value: string): string {
+  // NOTE: an empty entry ("created,,updated") is kept, so the format check still names it.
+  const parts = value.split(',').map((v) => v.trim().toLowerCase());
+  return [...new Set(parts)].sort().join(',');
+}
+
+/** Graph's application ids are GUIDs (`notificationUrlAppId`). */
+const guid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/**
  * The shape of a definition (types and formats). Graph-specific rules (lifetimes, certificates,
  * lifecycle URL requirements) are checked by the Graph module's definition checks.
  */
@@ -74,9 +89,15 @@ export const subscriptionDefinitionSchema = z
       .refine((v) => !/^https?:/i.test(v), {
         message: 'must be a path relative to the Graph version root, without https://',
       }),
-    changeType: z.string().regex(/^(created|updated|deleted)(,(created|updated|deleted))*$/, {
-      message: 'must be created, updated and/or deleted, comma-separated',
-    }),
+    changeType: z
+      .string()
+      .max(128)
+      .transform(normalizeChangeType)
+      .pipe(
+        z.string().regex(/^(created|deleted|updated)(,(created|deleted|updated))*$/, {
+          message: 'must be created, updated and/or deleted, comma-separated',
+        }),
+      ),
     notificationUrl: httpsUrl,
     lifecycleNotificationUrl: httpsUrl.optional(),
     includeResourceData: z.boolean().default(false),
@@ -84,6 +105,14 @@ export const subscriptionDefinitionSchema = z
     encryptionCertificateId: z.string().min(1).max(128).optional(),
     latestSupportedTlsVersion: z.enum(tlsVersions).optional(),
     lifetimeMinutes: z.number().int().positive().optional(),
+    // NOTE: OData options for the target state: required by Universal Print job subscriptions
+    // and used to filter Entra health-monitoring alerts. Graph cannot PATCH it (recreated).
+    notificationQueryOptions: z.string().min(1).max(2048).optional(),
+    // NOTE: the app id Graph puts in validation tokens of rich notifications; not PATCHable.
+    notificationUrlAppId: z
+      .string()
+      .regex(guid, { message: 'must be an app id (GUID)' })
+      .optional(),
   })
   .strict();
 

@@ -46,13 +46,13 @@ describe('the sandbox', () => {
         .map((e) => e.key)
         .sort(),
     ).toEqual([
+      'channel-ops',
       'chat-launch-team',
       'drive-team-docs',
       'mail-ada',
-      'presence-ada',
       'users-directory',
     ]);
-    expect(entries('renewed', 'presence-ada').length).toBeGreaterThanOrEqual(3);
+    expect(entries('renewed', 'channel-ops').length).toBeGreaterThanOrEqual(3);
     expect(entries('renewed', 'chat-launch-team').length).toBeGreaterThanOrEqual(2);
   });
 
@@ -63,11 +63,11 @@ describe('the sandbox', () => {
     }
     expect(received.every((e) => e.text.includes('answered 202'))).toBe(true);
 
-    // reauthorizationRequired: inline for the mail; after the 10-minute rule for presence.
+    // reauthorizationRequired: inline for the mail; after the 10-minute rule for the channel.
     expect(entries('reauthorized', 'mail-ada')).toHaveLength(1);
-    expect(entries('waiting', 'presence-ada')).toHaveLength(1);
-    const [waited] = entries('waiting', 'presence-ada');
-    const [reauthorized] = entries('reauthorized', 'presence-ada');
+    expect(entries('waiting', 'channel-ops')).toHaveLength(1);
+    const [waited] = entries('waiting', 'channel-ops');
+    const [reauthorized] = entries('reauthorized', 'channel-ops');
     expect(reauthorized!.minute - waited!.minute).toBeGreaterThanOrEqual(8);
     // subscriptionRemoved: recreated with a new Graph id.
     const [recreated] = entries('recreated', 'drive-team-docs');
