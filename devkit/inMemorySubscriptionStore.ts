@@ -12,8 +12,7 @@ import {
 } from '../shared/store/subscriptionEntity';
 import {
   claimedState,
-  StoreConflictError,
-  StoreNotFoundError,
+  StoreError,
   type ListDueOptions,
   type ListOptions,
   type SubscriptionPage,
@@ -66,9 +65,9 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
     }
     await this.options.faults?.beforeWrite?.('transaction', { tenantId, key });
     const graphId = subscription.graphSubscriptionId;
-    if (this.partition(tenantId).has(key)) throw new StoreConflictError(tenantId, key);
+    if (this.partition(tenantId).has(key)) throw new StoreError('conflict', { tenantId, key });
     if (graphId !== undefined && this.graphIndex(tenantId).has(graphId)) {
-      throw new StoreConflictError(tenantId, key);
+      throw new StoreError('conflict', { tenantId, key });
     }
     if (graphId !== undefined) this.graphIndex(tenantId).set(graphId, key);
     return this.put(subscription);
@@ -102,7 +101,8 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
     const after = next.graphSubscriptionId;
     if (before !== after) {
       const index = this.graphIndex(tenantId);
-      if (after !== undefined && index.has(after)) throw new StoreConflictError(tenantId, key);
+      if (after !== undefined && index.has(after))
+        throw new StoreError('conflict', { tenantId, key });
       if (before !== undefined) index.delete(before);
       if (after !== undefined) index.set(after, key);
     }
@@ -128,7 +128,8 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
   }
 
   async *listDue(before: Date, options: ListDueOptions = {}): AsyncIterable<StoredSubscription> {
-    if (Number.isNaN(before.getTime())) throw new RangeError('before must be a valid date');
+    if (Number.isNaN(before.getTime()))
+      throw new StoreError('badInput', {}, 'before must be a valid date');
     const tenants = options.tenantId === undefined ? this.sortedTenants() : [options.tenantId];
     for (const tenantId of tenants) {
       const partition = this.partitions.get(tenantId);
@@ -165,7 +166,7 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
       options.tenantId !== undefined &&
       start.tenantId !== options.tenantId
     ) {
-      throw new RangeError('continuationToken belongs to another tenant filter');
+      throw new StoreError('badInput', {}, 'continuationToken belongs to another tenant filter');
     }
     const tenants = (
       options.tenantId === undefined ? this.sortedTenants() : [options.tenantId]
@@ -209,11 +210,11 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
       .sort(compare);
   }
 
-  /** The entry `etag` was issued for: `StoreNotFoundError` when gone, conflict when changed. */
+  /** The entry `etag` was issued for: `StoreError` `notFound` when gone, conflict when changed. */
   private entryFor(tenantId: string, key: string, etag: string): Entry {
     const entry = this.partitions.get(tenantId)?.get(key);
-    if (entry === undefined) throw new StoreNotFoundError(tenantId, key);
-    if (entry.etag !== etag) throw new StoreConflictError(tenantId, key);
+    if (entry === undefined) throw new StoreError('notFound', { tenantId, key });
+    if (entry.etag !== etag) throw new StoreError('conflict', { tenantId, key });
     return entry;
   }
 
@@ -285,5 +286,5 @@ function decodeListToken(token: string): ListPosition {
   } catch {
     // Falls through to the error below: not JSON, so not ours.
   }
-  throw new RangeError('continuationToken was not issued by this store');
+  throw new StoreError('badInput', {}, 'continuationToken was not issued by this store');
 }

@@ -21,6 +21,7 @@ import type {
   SubscriptionDefinition,
 } from '../subscriptions/model';
 import { subscriptionKeyPattern, tenantIdPattern } from '../subscriptions/model';
+import { claimHeldUntil, newClaimOwner } from '../subscriptions/claims';
 import { sameChangeTypes } from '../subscriptions/compare';
 import { newManagedSubscription } from '../subscriptions/newSubscription';
 import { notFound, OperationError } from './errors';
@@ -233,13 +234,17 @@ function withDefinition(
 
 async function claim(deps: OperationsDeps, row: StoredSubscription): Promise<StoredSubscription> {
   const now = deps.clock.now();
-  return deps.store.claim(row, deps.instanceId, now, new Date(now.getTime() + deps.claimTtlMs));
+  const owner = newClaimOwner(deps.instanceId);
+  return deps.store.claim(row, owner, now, new Date(now.getTime() + deps.claimTtlMs));
 }
 
 /** Releases a claim without changing anything else (after a refused Graph call). */
 async function release(deps: OperationsDeps, claimed: StoredSubscription): Promise<void> {
+  const owner = claimed.claim?.owner;
   await writeOutcome(deps, claimed, (sub, now) =>
-    sub.claim?.owner === deps.instanceId ? { ...sub, claim: undefined, updatedAt: now } : sub,
+    owner !== undefined && sub.claim?.owner === owner
+      ? { ...sub, claim: undefined, updatedAt: now }
+      : sub,
   );
 }
 
@@ -387,10 +392,7 @@ export async function deleteSubscription(
     let marked: StoredSubscription = found;
     if (found.status !== 'deleting') {
       const now = deps.clock.now();
-      const held = found.claim;
-      if (held !== undefined && held.owner !== deps.instanceId && held.until > now) {
-        throw busy(key);
-      }
+      if (claimHeldUntil(found, now, deps.claimTtlMs) !== undefined) throw busy(key);
       // NOTE: conditional on the row read, so no claim was taken since the check above.
       const { etag, ...sub } = found;
       try {

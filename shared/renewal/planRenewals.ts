@@ -1,3 +1,4 @@
+import { claimHeldUntil } from '../subscriptions/claims';
 import type { ManagedSubscription, SubscriptionDefinition } from '../subscriptions/model';
 
 /**
@@ -103,13 +104,12 @@ export function decide(
   subscription: ManagedSubscription,
   now: Date,
   policy: RenewalPolicy,
-  options: { readonly claimOwner?: string } = {},
+  options: { readonly claimTtlMs?: number } = {},
 ): Decision {
   const t = now.getTime();
-  const { claim } = subscription;
-  if (claim !== undefined && claim.until.getTime() > t && claim.owner !== options.claimOwner) {
-    return { kind: 'wait', reason: 'claimed', until: claim.until };
-  }
+  // NOTE: a live claim is held for everyone, this process included: it belongs to one operation.
+  const claimedUntil = claimHeldUntil(subscription, now, options.claimTtlMs ?? Infinity);
+  if (claimedUntil !== undefined) return { kind: 'wait', reason: 'claimed', until: claimedUntil };
   if (subscription.status === 'deleting') return { kind: 'delete' };
   if (!isDue(subscription, now)) return { kind: 'none', nextActionAt: subscription.nextActionAt };
 

@@ -9,6 +9,7 @@ import {
   isStoreNotFoundError,
   type SubscriptionStore,
 } from '../store/subscriptionStore';
+import { claimHeldUntil, newClaimOwner } from '../subscriptions/claims';
 import { sameChangeTypes, sameSecret } from '../subscriptions/compare';
 import type { ManagedSubscription, StoredSubscription } from '../subscriptions/model';
 import {
@@ -51,7 +52,10 @@ export interface ReconcileDeps {
   readonly policy: OutcomePolicy;
   readonly pacer: WritePacer;
   readonly log: Logger;
-  /** Claim owner: unique per worker instance. */
+  /**
+   * Names the worker in claim owners; every claim adds a unique suffix (`newClaimOwner`), since a
+   * claim belongs to one operation, not to the worker that runs several at once.
+   */
   readonly instanceId: string;
   /** How long a claim holds the row while Graph is called. */
   readonly claimTtlMs: number;
@@ -133,7 +137,7 @@ async function reconcileOnce(
   const { clock, store, policy } = deps;
   const read = await sendPendingResync(deps, start);
   const startedAt = clock.now();
-  const decision = decide(read, startedAt, policy, { claimOwner: deps.instanceId });
+  const decision = decide(read, startedAt, policy, { claimTtlMs: deps.claimTtlMs });
 
   if (decision.kind === 'none' || decision.kind === 'wait') {
     return { report: await reschedule(deps, read, decision, startedAt) };
@@ -150,7 +154,7 @@ async function reconcileOnce(
   try {
     claimed = await store.claim(
       read,
-      deps.instanceId,
+      newClaimOwner(deps.instanceId),
       claimedAt,
       new Date(claimedAt.getTime() + deps.claimTtlMs),
     );
@@ -191,7 +195,7 @@ async function reconcileOnce(
   );
   // A 404 on renew leaves it `removed` and due now: recreate in the same call. A resync the
   // write requested is sent in the same call too (and the row rescheduled after it).
-  const again = decide(written, clock.now(), policy, { claimOwner: deps.instanceId });
+  const again = decide(written, clock.now(), policy, { claimTtlMs: deps.claimTtlMs });
   const recreate = again.kind === 'create' && performed.failure?.status === 404;
   const signal = deps.resync !== undefined && needsResyncSignal(written);
   return { report: result, continueWith: recreate || signal ? written : undefined };
@@ -468,9 +472,8 @@ async function sendPendingResync(
 ): Promise<StoredSubscription> {
   const { resync, clock, log } = deps;
   if (resync === undefined || !needsResyncSignal(read)) return read;
-  const held = read.claim;
   // NOTE: the claim's holder sends it after its own write; sending now would send it twice.
-  if (held !== undefined && held.owner !== deps.instanceId && held.until > clock.now()) return read;
+  if (claimHeldUntil(read, clock.now(), deps.claimTtlMs) !== undefined) return read;
   const message = resyncMessageFor(read);
   const where = {
     tenantId: message.tenantId,

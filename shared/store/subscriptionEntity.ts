@@ -7,7 +7,7 @@ import {
   type ManagedSubscription,
   type SubscriptionDefinition,
 } from '../subscriptions/model';
-import type { InvalidRow } from './subscriptionStore';
+import { StoreError, type InvalidRow } from './subscriptionStore';
 
 /**
  * The one place that maps Azure Table rows to and from `ManagedSubscription` (the layout is
@@ -552,7 +552,7 @@ export function copySubscription(s: ManagedSubscription): ManagedSubscription {
 export function listPageSize(requested: number | undefined): number {
   if (requested === undefined) return 100;
   if (!Number.isInteger(requested) || requested < 1 || requested > 1000) {
-    throw new RangeError('pageSize must be an integer from 1 to 1000');
+    throw new StoreError('badInput', {}, 'pageSize must be an integer from 1 to 1000');
   }
   return requested;
 }

@@ -28,8 +28,7 @@ import {
 } from './subscriptionEntity';
 import {
   claimedState,
-  StoreConflictError,
-  StoreNotFoundError,
+  StoreError,
   type InvalidRow,
   type ListDueOptions,
   type ListOptions,
@@ -64,7 +63,7 @@ import { createTableIfMissing, statusOf, subscriptionTableClient } from './table
  * claim and delete is the first action of its transaction: DELETE of the old due row
  * `due|{old nextActionAt}|{key}|{old revision}`. That row exists exactly while the state the caller
  * read is current, so a lost race is a 404 inside the transaction, which rolls the whole
- * transaction back; it becomes `StoreConflictError`, or `StoreNotFoundError` when a point read shows
+ * transaction back; it becomes `StoreError` `conflict`, or `StoreError` `notFound` when a point read shows
  * the sub row gone. Nothing is overwritten blindly.
  * Why not the service ETag: the due row moves on nearly every write (a sweep reschedules), so the
  * row that holds the condition is also the row the transaction deletes, and @azure/data-tables 13.3
@@ -76,7 +75,7 @@ import { createTableIfMissing, statusOf, subscriptionTableClient } from './table
  * A state change is: [delete old due (the condition), replace sub, create new due, and when the
  * Graph id changes: delete old graph index, create new one]. Create is [create sub (409 when the
  * key exists), create due, create graph index (409 when another subscription in the tenant has
- * that Graph id)]. 409 and 412 mean another writer won: `StoreConflictError`.
+ * that Graph id)]. 409 and 412 mean another writer won: `StoreError` `conflict`.
  *
  * Reads: rows that fail validation are reported through `onInvalid` and skipped by `listDue` and
  * `list`, never rewritten; `get` throws `InvalidRowError` for the one row it was asked for. Filters
@@ -167,7 +166,7 @@ function decodeListToken(token: string): ListPosition {
   }
   const parsed = listTokenSchema.safeParse(json);
   if (!parsed.success || (parsed.data.c !== undefined && !isServiceToken(parsed.data.c))) {
-    throw new RangeError('continuationToken was not issued by this store');
+    throw new StoreError('badInput', {}, 'continuationToken was not issued by this store');
   }
   return parsed.data;
 }
@@ -318,7 +317,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
   async delete(current: StoredSubscription, etag?: string): Promise<void> {
     const { tenantId, key } = current.definition;
     // NOTE: no row has such keys, and they must not reach a RowKey.
-    if (!isStorableKey(tenantId, key)) throw new StoreNotFoundError(tenantId, key);
+    if (!isStorableKey(tenantId, key)) throw new StoreError('notFound', { tenantId, key });
     await this.ready();
     const token = decodeToken(etag ?? current.etag);
     if (token === undefined) throw await this.conflictOrNotFound(tenantId, key, undefined);
@@ -336,7 +335,8 @@ export class TableSubscriptionStore implements SubscriptionStore {
   }
 
   async *listDue(before: Date, options: ListDueOptions = {}): AsyncIterable<StoredSubscription> {
-    if (Number.isNaN(before.getTime())) throw new RangeError('before must be a valid date');
+    if (Number.isNaN(before.getTime()))
+      throw new StoreError('badInput', {}, 'before must be a valid date');
     await this.ready();
     const tenants =
       options.tenantId === undefined
@@ -364,7 +364,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
         ? undefined
         : decodeListToken(options.continuationToken);
     if (start !== undefined && options.tenantId !== undefined && start.t !== options.tenantId) {
-      throw new RangeError('continuationToken belongs to another tenant filter');
+      throw new StoreError('badInput', {}, 'continuationToken belongs to another tenant filter');
     }
     await this.ready();
     const tenants: AsyncIterator<string> | Iterator<string> =
@@ -519,20 +519,20 @@ export class TableSubscriptionStore implements SubscriptionStore {
     } catch (e) {
       const status = statusOf(e);
       if (status === 409 || status === 412)
-        throw new StoreConflictError(tenantId, key, { cause: e });
+        throw new StoreError('conflict', { tenantId, key, cause: e });
       if (status === 404) throw await this.conflictOrNotFound(tenantId, key, e);
       throw e;
     }
   }
 
-  /** After a failed condition: gone (`StoreNotFoundError`) or changed (`StoreConflictError`). */
+  /** After a failed condition: gone (`StoreError` `notFound`) or changed (`StoreError` `conflict`). */
   private async conflictOrNotFound(tenantId: string, key: string, cause: unknown): Promise<Error> {
     const row = isStorableKey(tenantId, key)
       ? await this.pointRead(tenantId, rowKeys.subscription(key))
       : undefined;
     return row === undefined
-      ? new StoreNotFoundError(tenantId, key, { cause })
-      : new StoreConflictError(tenantId, key, { cause });
+      ? new StoreError('notFound', { tenantId, key, cause })
+      : new StoreError('conflict', { tenantId, key, cause });
   }
 
   private ready(): Promise<void> {
