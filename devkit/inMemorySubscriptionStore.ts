@@ -53,6 +53,8 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
   /** tenant -> Graph subscription id -> key */
   private readonly graphIndexes = new Map<string, Map<string, string>>();
   private writes = 0;
+  /** key -> tenant: the key reservations (keys are unique across tenants). */
+  private readonly reservations = new Map<string, string>();
 
   constructor(private readonly options: InMemorySubscriptionStoreOptions = {}) {}
 
@@ -63,6 +65,12 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
       await this.options.faults?.beforeWrite?.('registry', { tenantId, key });
       this.registry.add(tenantId);
     }
+    await this.options.faults?.beforeWrite?.('reservation', { tenantId, key });
+    const heldByTenant = this.reservations.get(key);
+    if (heldByTenant !== undefined && heldByTenant !== tenantId) {
+      throw new StoreError('keyInUse', { tenantId, key, heldByTenant });
+    }
+    this.reservations.set(key, tenantId);
     await this.options.faults?.beforeWrite?.('transaction', { tenantId, key });
     const graphId = subscription.graphSubscriptionId;
     if (this.partition(tenantId).has(key)) throw new StoreError('conflict', { tenantId, key });
@@ -76,6 +84,11 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
   get(tenantId: string, key: string): Promise<StoredSubscription | undefined> {
     const entry = this.partitions.get(tenantId)?.get(key);
     return Promise.resolve(entry === undefined ? undefined : storedOf(entry));
+  }
+
+  async findByKey(key: string): Promise<StoredSubscription | undefined> {
+    const tenantId = this.reservations.get(key);
+    return tenantId === undefined ? undefined : this.get(tenantId, key);
   }
 
   async findByGraphId(
@@ -125,6 +138,7 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
     const graphId = entry.subscription.graphSubscriptionId;
     if (graphId !== undefined) this.graphIndex(tenantId).delete(graphId);
     this.partition(tenantId).delete(key);
+    if (this.reservations.get(key) === tenantId) this.reservations.delete(key);
   }
 
   async *listDue(before: Date, options: ListDueOptions = {}): AsyncIterable<StoredSubscription> {

@@ -11,6 +11,7 @@ import {
 } from '../renewal/reconcile';
 import {
   isClaimHeldError,
+  isKeyInUseError,
   isStoreConflictError,
   isStoreNotFoundError,
   type SubscriptionStore,
@@ -35,7 +36,10 @@ import { notFound, OperationError } from './errors';
 
 export type OperationsDeps = AppDependencies;
 
-/** By our key, in any tenant (keys are unique across tenants), or in the given one. */
+/**
+ * By our key, in any tenant (keys are unique across tenants: the store reads the key's
+ * reservation), or in the given one.
+ */
 export async function findByKey(
   store: SubscriptionStore,
   key: string,
@@ -45,11 +49,7 @@ export async function findByKey(
   if (tenantId !== undefined) {
     return tenantIdPattern.test(tenantId) ? store.get(tenantId.toLowerCase(), key) : undefined;
   }
-  for (const tenant of await store.tenants()) {
-    const found = await store.get(tenant, key);
-    if (found !== undefined) return found;
-  }
-  return undefined;
+  return store.findByKey(key);
 }
 
 export async function getByKey(
@@ -140,16 +140,13 @@ export async function applyDefinition(
       } catch (e) {
         // Another writer stored the same key meanwhile: apply to what it stored.
         if (isStoreConflictError(e)) continue;
+        if (isKeyInUseError(e)) throw keyInUse(definition.key, e.heldByTenant ?? 'another tenant');
         throw e;
       }
       return finish(deps, 'created', created);
     }
     if (existing.definition.tenantId !== definition.tenantId) {
-      throw new OperationError(
-        409,
-        'KeyInUse',
-        `The key ${definition.key} is already used in tenant ${existing.definition.tenantId}; keys are unique across tenants`,
-      );
+      throw keyInUse(definition.key, existing.definition.tenantId);
     }
     if (existing.status === 'deleting') {
       throw new OperationError(
@@ -416,6 +413,14 @@ export async function deleteSubscription(
     409,
     'Conflict',
     `The subscription ${key} kept changing while it was deleted; try again`,
+  );
+}
+
+function keyInUse(key: string, tenantId: string): OperationError {
+  return new OperationError(
+    409,
+    'KeyInUse',
+    `The key ${key} is already used in tenant ${tenantId}; keys are unique across tenants`,
   );
 }
 

@@ -22,6 +22,16 @@ import { StoreError, type InvalidRow } from './subscriptionStore';
 export const registryPartitionKey = '~registry';
 
 /**
+ * Holds one reservation row per key (`key|{key}` -> tenant): keys are unique across tenants, and
+ * a conditional insert here is what makes them so. The row `keys|complete` marks that every
+ * subscription row written before reservations existed has one.
+ */
+export const keyReservationPartitionKey = '~keys';
+
+/** A reservation left by a create that never wrote its row is taken over after this long. */
+export const staleKeyReservationMs = 5 * 60_000;
+
+/**
  * Graph subscription ids are GUIDs. We accept a little more, but only characters that are safe in
  * a RowKey and in a point-read URL, so an odd id cannot produce an unreadable index row.
  */
@@ -67,6 +77,8 @@ export const rowKeys = {
       : `due|${fixedWidthIso(before > latestStorableDate ? latestStorableDate : before)}|~`,
   graph: (graphSubscriptionId: string): string => `graph|${graphSubscriptionId}`,
   tenant: (tenantId: string): string => `tenant|${tenantId}`,
+  keyReservation: (key: string): string => `key|${key}`,
+  keyReservationsComplete: 'keys|complete',
 } as const;
 
 /** `toISOString()` is 24 characters for years 0000-9999, so string order is time order. */
@@ -138,6 +150,39 @@ export type RegistryRow = {
   readonly rowKey: string;
   readonly tenantId: string;
 };
+
+export type KeyReservationRow = {
+  readonly partitionKey: string;
+  readonly rowKey: string;
+  readonly tenantId: string;
+  readonly reservedAt: Date;
+};
+
+export function toKeyReservationRow(
+  key: string,
+  tenantId: string,
+  reservedAt: Date,
+): KeyReservationRow {
+  return {
+    partitionKey: keyReservationPartitionKey,
+    rowKey: rowKeys.keyReservation(key),
+    tenantId,
+    reservedAt,
+  };
+}
+
+const keyReservationSchema = z.object({
+  tenantId: z.string().regex(tenantIdPattern),
+  reservedAt: z.union([z.date(), z.iso.datetime().transform((v) => new Date(v))]),
+});
+
+/** The tenant a reservation row names, or undefined when the row is unusable. */
+export function readKeyReservationRow(
+  entity: Readonly<Record<string, unknown>>,
+): { readonly tenantId: string; readonly reservedAt: Date } | undefined {
+  const parsed = keyReservationSchema.safeParse(entity);
+  return parsed.success ? parsed.data : undefined;
+}
 
 export type RowKind = 'sub' | 'due';
 

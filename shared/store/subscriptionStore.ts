@@ -22,6 +22,12 @@ export interface SubscriptionStore {
   get(tenantId: string, key: string): Promise<StoredSubscription | undefined>;
 
   /**
+   * By key alone (keys are unique across tenants): reads the key's reservation, then the row of
+   * the tenant it names. Never scans the tenants (rows older than reservations are migrated once).
+   */
+  findByKey(key: string): Promise<StoredSubscription | undefined>;
+
+  /**
    * By Graph subscription id, for lifecycle notifications: one point read when the tenant is
    * known; without it, a lookup across tenants.
    */

@@ -3,6 +3,7 @@ import { odata, type TableClient, type TransactionAction } from '@azure/data-tab
 import { z } from 'zod';
 import type { Config } from '../config';
 import {
+  subscriptionKeyPattern,
   tenantIdPattern,
   type ManagedSubscription,
   type StoredSubscription,
@@ -14,7 +15,11 @@ import {
   graphSubscriptionIdPattern,
   InvalidRowError,
   isStorableKey,
+  keyReservationPartitionKey,
   listPageSize,
+  readKeyReservationRow,
+  staleKeyReservationMs,
+  toKeyReservationRow,
   readGraphIndexRow,
   readRegistryRow,
   readSubscriptionRow,
@@ -84,7 +89,7 @@ import { createTableIfMissing, statusOf, subscriptionTableClient } from './table
  * fail between the writes of one state change; production wiring leaves it out.
  */
 
-export type StoreWriteStep = 'registry' | 'transaction';
+export type StoreWriteStep = 'registry' | 'reservation' | 'transaction';
 
 /** Test hook: throw (or wait) just before a write. Shared by the in-memory store. */
 export interface StoreFaults {
@@ -206,6 +211,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
   /** Tenants this instance has registered; the registry write is idempotent, this only saves it. */
   private readonly registered = new Set<string>();
   private tableReady: Promise<void> | undefined;
+  private migration: Promise<void> | undefined;
 
   constructor(
     private readonly client: TableClient,
@@ -228,6 +234,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
     const { tenantId, key } = subscription.definition;
     await this.ready();
     await this.register(tenantId, key);
+    await this.reserveKey(subscription);
     const revision = randomUUID();
     const actions: TransactionAction[] = [
       ['create', toSubscriptionRow(subscription, revision, 'sub')],
@@ -249,6 +256,17 @@ export class TableSubscriptionStore implements SubscriptionStore {
     const reading = readSubscriptionRow(entity);
     if (!reading.ok) throw new InvalidRowError(reading.problem);
     return stored(reading.subscription, reading.revision);
+  }
+
+  async findByKey(key: string): Promise<StoredSubscription | undefined> {
+    if (!subscriptionKeyPattern.test(key)) return undefined;
+    await this.ready();
+    const reservation = await this.readReservation(key);
+    if (reservation !== undefined) return this.get(reservation.tenantId, key);
+    await this.reserveExistingKeys();
+    // NOTE: a reservation the migration wrote just now is found on the second read.
+    const migrated = await this.readReservation(key);
+    return migrated === undefined ? undefined : this.get(migrated.tenantId, key);
   }
 
   async findByGraphId(
@@ -332,6 +350,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
       ]);
     }
     await this.commit(tenantId, key, actions);
+    await this.releaseKey(tenantId, key);
   }
 
   async *listDue(before: Date, options: ListDueOptions = {}): AsyncIterable<StoredSubscription> {
@@ -501,6 +520,115 @@ export class TableSubscriptionStore implements SubscriptionStore {
       'delete',
       { partitionKey: tenantId, rowKey: rowKeys.due(token.nextActionAt, key, token.revision) },
     ];
+  }
+
+  /**
+   * Reserves the key for the subscription's tenant (conditional insert, 409 when it exists)
+   * before the subscription row is written. A reservation of the same tenant is ours (a create
+   * that crashed before its row, or a concurrent one, which the row's own insert decides). One
+   * of another tenant refuses the key (`keyInUse`), unless that tenant has no such row and the
+   * reservation is older than `staleKeyReservationMs` (its create never finished): then it is
+   * taken over, conditionally on its ETag.
+   */
+  private async reserveKey(subscription: ManagedSubscription): Promise<void> {
+    const { tenantId, key } = subscription.definition;
+    const row = toKeyReservationRow(key, tenantId, subscription.createdAt);
+    await this.options.faults?.beforeWrite?.('reservation', { tenantId, key });
+    this.metrics.requests += 1;
+    try {
+      await this.client.createEntity(row);
+      return;
+    } catch (e) {
+      if (statusOf(e) !== 409) throw e;
+    }
+    const held = await this.readReservation(key);
+    if (held === undefined) throw new StoreError('conflict', { tenantId, key });
+    if (held.tenantId === tenantId) return;
+    const inUse = new StoreError('keyInUse', { tenantId, key, heldByTenant: held.tenantId });
+    const young =
+      subscription.createdAt.getTime() - held.reservedAt.getTime() < staleKeyReservationMs;
+    if (young || (await this.pointRead(held.tenantId, rowKeys.subscription(key))) !== undefined) {
+      throw inUse;
+    }
+    this.metrics.requests += 1;
+    try {
+      await this.client.updateEntity(row, 'Replace', { etag: held.etag });
+    } catch (e) {
+      const status = statusOf(e);
+      if (status === 412 || status === 404) throw new StoreError('conflict', { tenantId, key });
+      throw e;
+    }
+  }
+
+  /** Removes the key's reservation if it names `tenantId` (after its row was deleted). */
+  private async releaseKey(tenantId: string, key: string): Promise<void> {
+    const held = await this.readReservation(key);
+    if (held?.tenantId !== tenantId) return;
+    this.metrics.requests += 1;
+    try {
+      await this.client.deleteEntity(keyReservationPartitionKey, rowKeys.keyReservation(key), {
+        etag: held.etag,
+      });
+    } catch (e) {
+      // Gone or re-reserved meanwhile: either way not ours to remove any more.
+      const status = statusOf(e);
+      if (status !== 404 && status !== 412) throw e;
+    }
+  }
+
+  private async readReservation(
+    key: string,
+  ): Promise<{ tenantId: string; reservedAt: Date; etag: string } | undefined> {
+    const entity = await this.pointRead(keyReservationPartitionKey, rowKeys.keyReservation(key));
+    if (entity === undefined) return undefined;
+    const reading = readKeyReservationRow(entity);
+    const etag = entity.etag;
+    return reading === undefined || typeof etag !== 'string' ? undefined : { ...reading, etag };
+  }
+
+  /**
+   * Migration on read: rows written before keys were reserved get their reservation (the first
+   * tenant in registry order wins a key found in two), then a marker row says it is done, so a
+   * lookup by key never scans the tenants again. Run once per store instance at most, and only
+   * until some instance has written the marker.
+   */
+  private reserveExistingKeys(): Promise<void> {
+    this.migration ??= (async () => {
+      const marker = await this.pointRead(
+        keyReservationPartitionKey,
+        rowKeys.keyReservationsComplete,
+      );
+      if (marker !== undefined) return;
+      for (const tenantId of await this.tenants()) {
+        const { from, below } = rowKeyRanges.subscription;
+        const filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${from} and RowKey lt ${below}`;
+        for await (const page of this.pages(filter)) {
+          for (const entity of page) {
+            const reading = readSubscriptionRow(entity);
+            if (!reading.ok) continue;
+            const { definition, createdAt } = reading.subscription;
+            await this.insertIfMissing(toKeyReservationRow(definition.key, tenantId, createdAt));
+          }
+        }
+      }
+      await this.insertIfMissing({
+        partitionKey: keyReservationPartitionKey,
+        rowKey: rowKeys.keyReservationsComplete,
+      });
+    })().catch((e: unknown) => {
+      this.migration = undefined;
+      throw e;
+    });
+    return this.migration;
+  }
+
+  private async insertIfMissing(entity: { partitionKey: string; rowKey: string }): Promise<void> {
+    this.metrics.requests += 1;
+    try {
+      await this.client.createEntity(entity);
+    } catch (e) {
+      if (statusOf(e) !== 409) throw e;
+    }
   }
 
   private async register(tenantId: string, key: string): Promise<void> {

@@ -952,6 +952,7 @@ describe('routing and failures', () => {
     const broken: SubscriptionStore = {
       create: fail,
       get: fail,
+      findByKey: fail,
       findByGraphId: fail,
       update: fail,
       claim: fail,

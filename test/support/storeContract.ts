@@ -1,5 +1,6 @@
 import {
   isClaimHeldError,
+  isKeyInUseError,
   isStoreConflictError,
   isStoreNotFoundError,
   type InvalidRow,
@@ -163,14 +164,6 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
 
         expect(isStoreConflictError(failure)).toBe(true);
         expect(withoutEtag(await store.get(tenantA, 'orders'))).toEqual(withoutEtag(first));
-      });
-
-      test('when the same key is used in two tenants, then both are stored apart', async () => {
-        await store.create(aSubscription({ tenantId: tenantA, key: 'orders', status: 'active' }));
-        await store.create(aSubscription({ tenantId: tenantB, key: 'orders', status: 'failed' }));
-
-        expect((await store.get(tenantA, 'orders'))?.status).toBe('active');
-        expect((await store.get(tenantB, 'orders'))?.status).toBe('failed');
       });
 
       test.each([
@@ -538,6 +531,63 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
 
       test('when nothing is stored, then nothing is due', async () => {
         expect(await collect(store.listDue(referenceTime))).toEqual([]);
+      });
+    });
+
+    describe('key reservations (keys are unique across tenants)', () => {
+      test('when the key is used in another tenant, then create fails with keyInUse and stores nothing', async () => {
+        const first = await store.create(
+          aPendingSubscription({ tenantId: tenantA, key: 'shared' }),
+        );
+
+        const failure = await failureOf(
+          store.create(aPendingSubscription({ tenantId: tenantB, key: 'shared' })),
+        );
+
+        expect(isKeyInUseError(failure)).toBe(true);
+        expect(failure).toMatchObject({ heldByTenant: tenantA });
+        expect(await store.get(tenantB, 'shared')).toBeUndefined();
+        expect((await store.findByKey('shared'))?.etag).toBe(first.etag);
+      });
+
+      test('when one key is created in many tenants at once, then exactly one create succeeds', async () => {
+        const tenants = Array.from({ length: 12 }, () => aTenantId());
+
+        const results = await Promise.allSettled(
+          tenants.map((tenantId) => store.create(aPendingSubscription({ tenantId, key: 'race' }))),
+        );
+
+        const winners = results.filter((r) => r.status === 'fulfilled');
+        const refusals = results.filter(
+          (r) => r.status === 'rejected' && isKeyInUseError(r.reason),
+        );
+        expect(winners).toHaveLength(1);
+        expect(refusals).toHaveLength(tenants.length - 1);
+        const rows = await Promise.all(tenants.map((tenantId) => store.get(tenantId, 'race')));
+        expect(rows.filter((r) => r !== undefined)).toHaveLength(1);
+        expect((await store.findByKey('race'))?.definition.tenantId).toBe(
+          rows.find((r) => r !== undefined)?.definition.tenantId,
+        );
+      });
+
+      test('when the subscription is deleted, then its key is released for another tenant', async () => {
+        const first = await store.create(
+          aPendingSubscription({ tenantId: tenantA, key: 'moving' }),
+        );
+        await store.delete(first);
+
+        const second = await store.create(
+          aPendingSubscription({ tenantId: tenantB, key: 'moving' }),
+        );
+
+        expect(second.definition.tenantId).toBe(tenantB);
+        expect((await store.findByKey('moving'))?.definition.tenantId).toBe(tenantB);
+      });
+
+      test('when no tenant has the key, then findByKey finds nothing', async () => {
+        await store.create(aPendingSubscription({ tenantId: tenantA, key: 'present' }));
+
+        expect(await store.findByKey('absent')).toBeUndefined();
       });
     });
 
