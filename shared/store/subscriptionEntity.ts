@@ -131,6 +131,11 @@ export type SubscriptionRowProperties = {
   readonly claimUntil?: Date;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  // Wanted and applied state (absent on rows written before they were kept).
+  readonly wantedRevision?: number;
+  /** JSON of the definition the Graph subscription was created or last PATCHed with. */
+  readonly appliedDefinition?: string;
+  readonly appliedWantedRevision?: number;
 };
 
 export type SubscriptionRow = SubscriptionRowProperties & {
@@ -256,6 +261,9 @@ function toRowProperties(s: ManagedSubscription, revision: string): Subscription
     claimUntil: s.claim?.until,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
+    wantedRevision: s.wantedRevision,
+    appliedDefinition: s.applied === undefined ? undefined : JSON.stringify(s.applied.definition),
+    appliedWantedRevision: s.applied?.wantedRevision,
   });
 }
 
@@ -286,6 +294,19 @@ const permissionsJson = z
   })
   .pipe(z.array(z.string().min(1).max(256)));
 
+const definitionJson = z
+  .string()
+  .max(maxTextLength)
+  .transform((value, ctx): unknown => {
+    try {
+      return JSON.parse(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON subscription definition' });
+      return z.NEVER;
+    }
+  })
+  .pipe(subscriptionDefinitionSchema);
+
 const rowSchema = z
   .object({
     ...subscriptionDefinitionSchema.shape,
@@ -315,6 +336,9 @@ const rowSchema = z
     claimUntil: storableDate.optional(),
     createdAt: storableDate,
     updatedAt: storableDate,
+    wantedRevision: nonNegativeInt32.optional(),
+    appliedDefinition: definitionJson.optional(),
+    appliedWantedRevision: nonNegativeInt32.optional(),
   })
   .superRefine((row, ctx) => {
     // A group is stored as several properties; half of one is a damaged row, not a value.
@@ -328,6 +352,10 @@ const rowSchema = z
         [row.pendingEventName, row.pendingEventReceivedAt],
       ],
       ['claimOwner and claimUntil', [row.claimOwner, row.claimUntil]],
+      [
+        'appliedDefinition and appliedWantedRevision',
+        [row.appliedDefinition, row.appliedWantedRevision],
+      ],
     ];
     for (const [names, values] of groups) {
       const present = values.filter((v) => v !== undefined).length;
@@ -396,6 +424,11 @@ function toSubscription(row: ParsedRow): ManagedSubscription {
         : { owner: row.claimOwner, until: row.claimUntil },
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    wantedRevision: row.wantedRevision,
+    applied:
+      row.appliedDefinition === undefined || row.appliedWantedRevision === undefined
+        ? undefined
+        : { definition: row.appliedDefinition, wantedRevision: row.appliedWantedRevision },
   };
 }
 
@@ -590,6 +623,11 @@ export function copySubscription(s: ManagedSubscription): ManagedSubscription {
         : { owner: s.claim.owner, until: new Date(s.claim.until.getTime()) },
     createdAt: new Date(s.createdAt.getTime()),
     updatedAt: new Date(s.updatedAt.getTime()),
+    wantedRevision: s.wantedRevision,
+    applied:
+      s.applied === undefined
+        ? undefined
+        : { definition: { ...s.applied.definition }, wantedRevision: s.applied.wantedRevision },
   };
 }
 
