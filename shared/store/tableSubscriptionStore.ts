@@ -234,6 +234,8 @@ export class TableSubscriptionStore implements SubscriptionStore {
     const { tenantId, key } = subscription.definition;
     await this.ready();
     await this.register(tenantId, key);
+    // NOTE: rows older than reservations are reserved first, so a key they hold is refused here.
+    await this.reserveExistingKeys();
     await this.reserveKey(subscription);
     const revision = randomUUID();
     const actions: TransactionAction[] = [
@@ -587,10 +589,10 @@ export class TableSubscriptionStore implements SubscriptionStore {
   }
 
   /**
-   * Migration on read: rows written before keys were reserved get their reservation (the first
-   * tenant in registry order wins a key found in two), then a marker row says it is done, so a
-   * lookup by key never scans the tenants again. Run once per store instance at most, and only
-   * until some instance has written the marker.
+   * Migration: rows written before keys were reserved get their reservation (the first tenant in
+   * registry order wins a key found in two), then a marker row says it is done, so a lookup by key
+   * never scans the tenants again. Run by the first create or missed lookup of a store instance,
+   * and only until some instance has written the marker (one point read after that).
    */
   private reserveExistingKeys(): Promise<void> {
     this.migration ??= (async () => {

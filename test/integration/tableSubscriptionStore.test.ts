@@ -175,7 +175,7 @@ describe('TableSubscriptionStore rows', () => {
     await store.delete(created);
 
     expect(reservation.tenantId).toBe(tenantId);
-    expect(await rowKeysIn(table, keyReservationPartitionKey)).toEqual([]);
+    expect(await rowKeysIn(table, keyReservationPartitionKey)).toEqual(['keys|complete']);
   });
 
   test('when rows were written before keys were reserved, then a lookup by key migrates them once and another tenant is refused', async () => {
@@ -186,6 +186,7 @@ describe('TableSubscriptionStore rows', () => {
     // As deployed data looks: no reservation rows, no marker.
     await table.deleteEntity(keyReservationPartitionKey, 'key|legacy');
     await table.deleteEntity(keyReservationPartitionKey, 'key|legacy-two');
+    await table.deleteEntity(keyReservationPartitionKey, 'keys|complete');
     const fresh = new TableSubscriptionStore(table);
 
     const found = await fresh.findByKey('legacy');
