@@ -164,7 +164,10 @@ export function afterFailure(
   const base = { ...sub, claim: undefined, lastError, updatedAt: now };
   const kind = classifyFailure(failure);
 
-  if (kind === 'notFound' && (action === 'renew' || action === 'reauthorize')) {
+  if (
+    kind === 'notFound' &&
+    (action === 'renew' || action === 'reauthorize' || action === 'patch')
+  ) {
     // Graph no longer has it (expired or deleted): recreate at once, graph-facts section 7.
     return settle(
       {

@@ -1,3 +1,5 @@
+import { claimHeldUntil } from '../subscriptions/claims';
+import { pendingGraphChange } from '../subscriptions/wantedState';
 import type { ManagedSubscription, SubscriptionDefinition } from '../subscriptions/model';
 
 /**
@@ -10,6 +12,8 @@ import type { ManagedSubscription, SubscriptionDefinition } from '../subscriptio
  * - pending / removed / expired on Graph: create from the stored definition.
  * - reauthorizationRequired: renew when due (a PATCH also reauthorizes), otherwise reauthorize.
  *   Never a reauthorize and a PATCH on one subscription within 10 minutes (graph-facts 3.3).
+ * - wanted against applied (wantedState.ts): a changed notification URL or certificate is
+ *   PATCHed (which renews too); any other change Graph cannot PATCH is a delete, then a create.
  * - deleting: delete.
  */
 
@@ -40,6 +44,14 @@ export type Decision =
   | { readonly kind: 'create'; readonly reason: CreateReason; readonly expirationDateTime: Date }
   | { readonly kind: 'renew'; readonly reason: RenewReason; readonly expirationDateTime: Date }
   | { readonly kind: 'reauthorize' }
+  /** The wanted definition changed what a PATCH can change; the PATCH also renews. */
+  | {
+      readonly kind: 'patch';
+      readonly reason: 'definitionChanged';
+      readonly expirationDateTime: Date;
+    }
+  /** The wanted definition changed what Graph cannot PATCH: delete, then create. */
+  | { readonly kind: 'recreate'; readonly reason: 'definitionChanged' }
   | { readonly kind: 'delete' }
   /** Something is owed but must wait (the 10-minute rule, another writer's claim). */
   | {
@@ -103,13 +115,12 @@ export function decide(
   subscription: ManagedSubscription,
   now: Date,
   policy: RenewalPolicy,
-  options: { readonly claimOwner?: string } = {},
+  options: { readonly claimTtlMs?: number } = {},
 ): Decision {
   const t = now.getTime();
-  const { claim } = subscription;
-  if (claim !== undefined && claim.until.getTime() > t && claim.owner !== options.claimOwner) {
-    return { kind: 'wait', reason: 'claimed', until: claim.until };
-  }
+  // NOTE: a live claim is held for everyone, this process included: it belongs to one operation.
+  const claimedUntil = claimHeldUntil(subscription, now, options.claimTtlMs ?? Infinity);
+  if (claimedUntil !== undefined) return { kind: 'wait', reason: 'claimed', until: claimedUntil };
   if (subscription.status === 'deleting') return { kind: 'delete' };
   if (!isDue(subscription, now)) return { kind: 'none', nextActionAt: subscription.nextActionAt };
 
@@ -124,6 +135,25 @@ export function decide(
   }
   if (subscription.status === 'removed') return createAt('removed');
   if (expiresAt === undefined || expiresAt.getTime() <= t) return createAt('expired');
+
+  const change = pendingGraphChange(subscription);
+  if (change === 'recreate') return { kind: 'recreate', reason: 'definitionChanged' };
+  if (change === 'patch') {
+    // A PATCH within 10 minutes of a reauthorize is not allowed; wait unless that risks a lapse.
+    const spacingEnds = endOfSpacing(subscription.lastReauthorizedAt);
+    if (
+      spacingEnds !== undefined &&
+      spacingEnds.getTime() > t &&
+      spacingEnds.getTime() <= expiresAt.getTime() - lapseGuardMs
+    ) {
+      return { kind: 'wait', reason: 'reauthorizeSpacing', until: spacingEnds };
+    }
+    return {
+      kind: 'patch',
+      reason: 'definitionChanged',
+      expirationDateTime: expiryFor(definition, now, policy),
+    };
+  }
 
   const dueAt = renewalDueAt(definition, expiresAt, policy);
   const dueForRenewal = dueAt.getTime() <= t;

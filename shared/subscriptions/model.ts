@@ -172,6 +172,23 @@ export interface ManagedSubscription {
   readonly claim: SubscriptionClaim | undefined;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /**
+   * Wanted state: `definition` is what the owner last applied; this counts those changes (0 or
+   * absent on rows written before it was kept).
+   */
+  readonly wantedRevision?: number | undefined;
+  /**
+   * Applied state: the definition the Graph subscription `graphSubscriptionId` was created or last
+   * PATCHed with (with `expiresAt` and `generation`). Absent while nothing is on Graph; on rows
+   * written before it was kept, read as `definition` (see `appliedDefinitionOf`).
+   */
+  readonly applied?: AppliedDefinition | undefined;
+}
+
+/** What is on Graph for a row: the definition sent and the wanted revision it came from. */
+export interface AppliedDefinition {
+  readonly definition: SubscriptionDefinition;
+  readonly wantedRevision: number;
 }
 
 /** A subscription as read from a store: with the ETag every conditional write needs. */

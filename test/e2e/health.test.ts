@@ -212,6 +212,7 @@ describe('GET /api/health', () => {
     const broken: SubscriptionStore = {
       create: fail,
       get: fail,
+      findByKey: fail,
       findByGraphId: fail,
       update: fail,
       claim: fail,

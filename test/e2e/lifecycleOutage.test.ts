@@ -128,6 +128,9 @@ class StoreWrapper implements SubscriptionStore {
   get(tenantId: string, key: string) {
     return this.inner.get(tenantId, key);
   }
+  findByKey(key: string) {
+    return this.inner.findByKey(key);
+  }
   findByGraphId(graphSubscriptionId: string, tenantId?: string) {
     return (
       this.override.findByGraphId?.(graphSubscriptionId, tenantId) ??
