@@ -136,7 +136,7 @@ describe('loadConfig', () => {
 });
 
 describe('settings documentation', () => {
-  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const readme = readFileSync(path.join(root, 'docs', 'settings.md'), 'utf8');
   const sample = JSON.parse(
     readFileSync(path.join(root, 'local.settings.sample.json'), 'utf8'),
   ) as {
@@ -144,7 +144,7 @@ describe('settings documentation', () => {
   };
 
   test.each(settingsCatalog.map((s) => [s.name]))(
-    'when %s is a setting, then the README table and the sample settings carry it',
+    'when %s is a setting, then docs/settings.md and the sample settings carry it',
     (name) => {
       expect(readme).toMatch(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
       expect(Object.keys(sample.Values)).toContain(name);
