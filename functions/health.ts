@@ -21,7 +21,7 @@ import { invocationLogger } from './support/invocationLogger';
  * (`az functionapp function keys set ... --function-name health --key-name availability-test`):
  * the test's configuration shows it, and that key opens nothing but this read-only view.
  * App Service's built-in health check sends no key, so it cannot call this function-level route.
- * The README's operations section has the full commands.
+ * docs/operations.md#health-and-alerts has the full commands.
  *
  * `healthHandler(deps)` is the same handler on given dependencies (tests, sandbox); without
  * them it builds the app's on first use.

@@ -110,7 +110,7 @@ function sandboxDefinitions(ownerUrl: string): Array<Record<string, unknown>> {
       ...common,
       key: 'drive-team-docs',
       resource: 'drives/b!Xq3ZsTn0m0WyP1o4r2kLzA/root',
-      // Drive roots support only `updated` (graph-facts section 1).
+      // Drive roots support only `updated` (docs/graph-rules.md#the-subscription-resource).
       changeType: 'updated',
     },
     {

@@ -10,8 +10,8 @@ import { ConfigError, type Config, type GraphCloud } from '../config';
 import { cloudEndpointsFor } from './clouds';
 
 /**
- * Builds the app's `TokenCredential` from configuration (design.md section 5, graph-facts
- * section 9). Nothing here logs or echoes a secret.
+ * Builds the app's `TokenCredential` from configuration (docs/architecture.md#graph-client,
+ * docs/graph-rules.md#tokens). Nothing here logs or echoes a secret.
  */
 
 export type CredentialKind = 'clientSecret' | 'clientCertificate' | 'defaultAzureCredential';

@@ -4,8 +4,8 @@ import { lifecycleUrlRequiredAboveMinutes, maxLifetimeFor, resourceFamilyOf } fr
 
 /**
  * Graph's rules for a subscription definition, checked before any call so a bad definition
- * fails at once with every problem named instead of one 400 at a time (graph-facts sections 1
- * and 2). Messages name fields and limits, never values: URLs may carry a function key.
+ * fails at once with every problem named instead of one 400 at a time (docs/graph-rules.md#the-subscription-resource
+ * and docs/graph-rules.md#lifetimes). Messages name fields and limits, never values: URLs may carry a function key.
  */
 
 /** The fields the checks read. A `SubscriptionDefinition` fits; `clientState` is optional. */
@@ -33,7 +33,7 @@ export interface DefinitionProblem {
   readonly message: string;
 }
 
-/** Graph's limit on clientState (section 1; the changeNotification page's 255 is not used). */
+/** Graph's limit on clientState (docs/graph-rules.md#the-subscription-resource; the changeNotification page's 255 is not used). */
 export const maxClientStateLength = 128;
 
 /** Returns every problem with `definition`; empty when Graph should accept it. */
@@ -74,8 +74,8 @@ export function checkDefinition(
     );
   }
 
-  // NOTE: Graph requires the certificate whenever includeResourceData is true (section 1), and
-  // presence also requires its id (S7); asking for both everywhere keeps one rule.
+  // NOTE: Graph requires the certificate whenever includeResourceData is true (docs/graph-rules.md#the-subscription-resource), and
+  // presence also requires its id (learn.microsoft.com/graph/api/subscription-update); asking for both everywhere keeps one rule.
   if (includeResourceData) {
     if (isBlank(definition.encryptionCertificate)) {
       add(
@@ -106,7 +106,7 @@ export function checkDefinition(
     );
   }
 
-  // NOTE: drive roots and SharePoint lists support only `updated` (section 1).
+  // NOTE: drive roots and SharePoint lists support only `updated` (docs/graph-rules.md#the-subscription-resource).
   if (
     (family.family === 'driveItem' || family.family === 'list') &&
     definition.changeType !== undefined &&

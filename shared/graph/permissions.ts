@@ -2,9 +2,9 @@ import { GraphError, isGraphError } from './graphError';
 import { resourceFamilyOf, resourceSegments } from './lifetimes';
 
 /**
- * Permissions a subscription needs, so a 403 can say what to grant (graph-facts section 9 and
+ * Permissions a subscription needs, so a 403 can say what to grant (docs/permissions.md and
  * the permission table of "Create subscription"). Subscriptions need read permission on the
- * resource; Graph refuses write permissions where read is enough (S6).
+ * resource; Graph refuses write permissions where read is enough (learn.microsoft.com/graph/api/subscription-post-subscriptions).
  */
 
 export type SubscriptionOperation = 'create' | 'get' | 'update' | 'reauthorize' | 'delete';
@@ -28,7 +28,7 @@ function delegatedOnly(family: string, ...delegated: string[]): ResourcePermissi
 /**
  * The permissions for `resource` and, where Graph differs by operation, `operation`:
  * OneDrive and SharePoint subscriptions are created with `.Read.All` but updated and
- * reauthorized with `.ReadWrite.All` (S7, S8).
+ * reauthorized with `.ReadWrite.All` (learn.microsoft.com/graph/api/subscription-update, learn.microsoft.com/graph/api/subscription-reauthorize).
  */
 export function permissionsFor(
   resource: string,

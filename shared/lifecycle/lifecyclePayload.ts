@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * A changeNotificationCollection as Graph POSTs it to a lifecycle URL (graph-facts 3.2). Parsed
+ * A changeNotificationCollection as Graph POSTs it to a lifecycle URL (docs/graph-rules.md#lifecycle-notifications). Parsed
  * tolerantly: unknown fields are ignored, `organizationId` may stand in for `tenantId`, and
  * `resource` may be present and empty.
  */

@@ -6,7 +6,7 @@ import { createTableIfMissing, statusOf, subscriptionTableClient } from './table
 
 /**
  * Where the outcome of the last sweep is kept, so `health` (and `graph-subs status`) can say
- * whether the sweep runs and runs clean (design.md section 4, flow step 5). Dry runs are not
+ * whether the sweep runs and runs clean (docs/architecture.md#sweep). Dry runs are not
  * recorded: they change nothing.
  */
 export interface SweepRecords {

@@ -1,7 +1,7 @@
 import { parseLifecycleBody } from '../../shared/lifecycle/lifecyclePayload';
 
 /**
- * The lifecycle payload (graph-facts 3.2): a changeNotificationCollection, parsed tolerantly
+ * The lifecycle payload (docs/graph-rules.md#lifecycle-notifications): a changeNotificationCollection, parsed tolerantly
  * (`organizationId` for `tenantId`, an empty `resource`, unknown fields), and refused with a
  * message naming the field when it is not one.
  */
