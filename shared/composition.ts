@@ -47,7 +47,7 @@ export interface CoreParts {
   readonly inlineBudgetMs?: number;
 }
 
-/** Graph's subscription API limits (graph-facts 6.2) with the configured share of writes. */
+/** Graph's subscription API limits (docs/graph-rules.md#limits-and-throttling) with the configured share of writes. */
 export function paceLimitsFor(config: Config, windowMs = 20_000): PaceLimits {
   return {
     windowMs,

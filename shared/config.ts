@@ -5,7 +5,7 @@ import { ScheduleError, sweepPeriodMs } from './renewal/sweepSchedule';
  * The app's settings. `loadConfig(env)` is the only reader of `process.env`; everything else
  * receives the frozen `Config` it returns.
  *
- * Each setting is described once here (`settingsCatalog`); the README table and
+ * Each setting is described once here (`settingsCatalog`); the table in docs/settings.md and
  * `local.settings.sample.json` are checked against this catalogue by a test.
  */
 

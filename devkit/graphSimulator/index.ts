@@ -1,6 +1,6 @@
 /**
  * Graph simulator: a loopback HTTPS server that behaves like Microsoft Graph's subscription API
- * (graph-facts.md) plus an Entra-like token endpoint that `@azure/identity` accepts. Production
+ * (docs/graph-rules.md) plus an Entra-like token endpoint that `@azure/identity` accepts. Production
  * code reaches it through the same path as real Graph: real HTTPS, real token acquisition.
  *
  * ## Trusting it from a consumer

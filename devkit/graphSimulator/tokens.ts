@@ -16,7 +16,7 @@ import { registerSecret } from '../testLogSink';
  * caches them by real time whatever clock the simulator runs on.
  */
 
-/** Graph roots of the four clouds (graph-facts section 8), plus Graph's own app id. */
+/** Graph roots of the four clouds (docs/graph-rules.md#clouds), plus Graph's own app id. */
 export const graphAudiences: readonly string[] = [
   'https://graph.microsoft.com',
   'https://graph.microsoft.us',
@@ -25,7 +25,7 @@ export const graphAudiences: readonly string[] = [
   '00000003-0000-0000-c000-000000000000',
 ];
 
-/** A typical app-only token lifetime (graph-facts section 9). */
+/** A typical app-only token lifetime (docs/graph-rules.md#tokens). */
 export const tokenLifetimeSeconds = 3599;
 
 const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -118,7 +118,7 @@ export class TokenService {
 
   /**
    * The object id of this app's service principal in a tenant: stable per simulator and tenant,
-   * as `creatorId` of app-only subscriptions (graph-facts section 1).
+   * as `creatorId` of app-only subscriptions (docs/graph-rules.md#the-subscription-resource).
    */
   servicePrincipalId(tenantId: string): string {
     const hex = createHmac('sha256', this.signingKey)

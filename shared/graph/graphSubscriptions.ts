@@ -1,7 +1,7 @@
 import type { TlsVersion } from '../subscriptions/model';
 
 /**
- * Graph's subscription API, as the core uses it (graph-facts sections 1 and 7). Implemented by
+ * Graph's subscription API, as the core uses it (docs/graph-rules.md#the-subscription-resource and docs/graph-rules.md#errors). Implemented by
  * `HttpGraphSubscriptions`; every call is made with a token for `tenantId`, never another
  * tenant's. Failures are `GraphError`s.
  */

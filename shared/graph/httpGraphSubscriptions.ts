@@ -35,7 +35,7 @@ import { tenantTokenPolicy } from './tenantTokenPolicy';
 export interface HttpGraphSubscriptionsOptions {
   /** `<graph root>/<version>`, e.g. `https://graph.microsoft.com/v1.0`. */
   readonly apiBaseUrl: string;
-  /** The cloud's `.default` scope (graph-facts section 8). */
+  /** The cloud's `.default` scope (docs/graph-rules.md#clouds). */
   readonly scope: string;
   readonly credential: TokenCredential;
   readonly clock?: Clock;
@@ -53,7 +53,7 @@ export interface HttpGraphSubscriptionsOptions {
 }
 
 /**
- * `GraphSubscriptions` over HTTPS with @azure/core-rest-pipeline (design.md section 5). Every
+ * `GraphSubscriptions` over HTTPS with @azure/core-rest-pipeline (docs/architecture.md#graph-client). Every
  * request carries a token for the tenant passed in; failures are `GraphError`s; retries and
  * timeouts are `graphRetryPolicy`'s.
  */
@@ -134,7 +134,7 @@ export class HttpGraphSubscriptions implements GraphSubscriptions {
     changes: UpdateSubscriptionRequest,
     options?: GraphCallOptions,
   ): Promise<GraphSubscription> {
-    // NOTE: Graph rejects a PATCH with neither field (graph-facts section 1); the type says so
+    // NOTE: Graph rejects a PATCH with neither field (docs/graph-rules.md#the-subscription-resource); the type says so
     // too, but a caller outside TypeScript's view could still send one.
     if (changes.expirationDateTime === undefined && changes.notificationUrl === undefined) {
       throw new GraphError({

@@ -7,7 +7,7 @@ import { lifecycleEvents, type StoredSubscription } from '../subscriptions/model
 import type { LifecycleNotification } from './lifecyclePayload';
 
 /**
- * What the lifecycle endpoint does with a valid collection (design.md section 4):
+ * What the lifecycle endpoint does with a valid collection (docs/architecture.md#flows):
  * 1. each item is matched to its subscription by Graph id (one point read) and its clientState
  *    checked in constant time; an unknown id or a wrong clientState is logged and changes nothing;
  * 2. the event is recorded on the row (due now, status set) in one conditional write: from

@@ -12,7 +12,7 @@ import { readBodyCapped } from './readBody';
 
 /**
  * The lifecycle endpoint after the handshake: checks the request, records and acts on each event,
- * and always answers within Graph's 3 seconds (graph-facts 5.1): 202 once every event is on
+ * and always answers within Graph's 3 seconds (docs/graph-rules.md#delivery-deadlines): 202 once every event is on
  * record, whatever Graph did inline; 4xx for a request that is not a lifecycle notification
  * (nothing changes); 503 only when an event could not be recorded, so Graph retries.
  */

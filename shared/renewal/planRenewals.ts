@@ -6,21 +6,21 @@ import type { ManagedSubscription, SubscriptionDefinition } from '../subscriptio
  * The functional core of the sweep: given a subscription, `now` and the policy, decide what to do.
  * No I/O, no clock: the shell reads, calls this, acts, and records the outcome (outcomes.ts).
  *
- * Rules (graph-facts sections 2 and 3, design.md section 4):
+ * Rules (docs/graph-rules.md#lifetimes and docs/graph-rules.md#lifecycle-notifications, docs/architecture.md#flows):
  * - Renew when a quarter of the lifetime or less remains, and never later than four sweep periods
  *   before expiry where half the lifetime allows (two at least). The new expiry is now + lifetime - margin, never under Graph's 45-minute floor.
  * - pending / removed / expired on Graph: create from the stored definition.
  * - reauthorizationRequired: renew when due (a PATCH also reauthorizes), otherwise reauthorize.
- *   Never a reauthorize and a PATCH on one subscription within 10 minutes (graph-facts 3.3).
+ *   Never a reauthorize and a PATCH on one subscription within 10 minutes (docs/graph-rules.md#lifecycle-notifications).
  * - wanted against applied (wantedState.ts): a changed notification URL or certificate is
  *   PATCHed (which renews too); any other change Graph cannot PATCH is a delete, then a create.
  * - deleting: delete.
  */
 
 export const minute = 60_000;
-/** Graph raises shorter requested lifetimes to 45 minutes (graph-facts section 2). */
+/** Graph raises shorter requested lifetimes to 45 minutes (docs/graph-rules.md#lifetimes). */
 export const graphMinimumLifetimeMs = 45 * minute;
-/** No reauthorize and PATCH on one subscription within this window (graph-facts 3.3). */
+/** No reauthorize and PATCH on one subscription within this window (docs/graph-rules.md#lifecycle-notifications). */
 export const reauthorizeSpacingMs = 10 * minute;
 /**
  * NOTE: waiting out the 10-minute window is right unless the wait would let the subscription

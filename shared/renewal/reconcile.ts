@@ -637,7 +637,7 @@ function failureFacts(
   };
 }
 
-/** Graph's 400 when an expiry is beyond its maximum for the resource (graph-facts section 9). */
+/** Graph's 400 when an expiry is beyond its maximum for the resource (docs/graph-rules.md#lifetimes). */
 const beyondMaximum = /can only be (\d+) minutes in the future/i;
 
 /**

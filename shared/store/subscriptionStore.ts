@@ -6,7 +6,7 @@ import type {
 import { claimHeldUntil } from '../subscriptions/claims';
 
 /**
- * The state of every managed subscription (design.md section 3). Implemented by
+ * The state of every managed subscription (docs/architecture.md#state-on-the-row). Implemented by
  * `TableSubscriptionStore` (Azure Tables) and `InMemorySubscriptionStore` (core tests); one
  * behavioural test suite runs against both.
  *

@@ -43,7 +43,7 @@ import {
 import { createTableIfMissing, statusOf, subscriptionTableClient } from './tableClient';
 
 /**
- * `SubscriptionStore` on Azure Table Storage (design.md section 3, improved).
+ * `SubscriptionStore` on Azure Table Storage (docs/architecture.md#state-on-the-row).
  *
  * Rows. PartitionKey is the tenant id, so every row of one subscription shares a partition and
  * every state change is one entity-group transaction (atomic: a crash leaves the old state or the

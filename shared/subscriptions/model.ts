@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * A managed subscription: the definition its owner gave us, and what we know of its life on
- * Graph. Property names of the definition are Graph's (design.md section 6).
+ * Graph. Property names of the definition are Graph's (docs/admin-api.md#definitions).
  */
 
 export const subscriptionStatuses = [

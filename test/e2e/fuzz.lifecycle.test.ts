@@ -48,7 +48,7 @@ const runs = fuzzRuns();
 let maxBodyBytes: number;
 const otherTenant = '3c0bd2b5-3f7a-4f4e-9a65-0b2f1c7d9e41';
 const baseUrl = 'https://keeper.example.com/api/lifecycle?code=function-key';
-/** Graph waits 3 seconds for the answer (graph-facts 5.1). */
+/** Graph waits 3 seconds for the answer (docs/graph-rules.md#delivery-deadlines). */
 const graphDeadlineMs = 3000;
 const lifecycleEventNames = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'] as const;
 /** Fields of a lifecycle item that the endpoint reads (lifecyclePayload.ts). */

@@ -167,7 +167,7 @@ export interface ChaosReport {
 const minute = 60_000;
 const hour = 60 * minute;
 const day = 24 * hour;
-/** Graph redelivers a lifecycle notification for up to 4 hours (graph-facts 3.3). */
+/** Graph redelivers a lifecycle notification for up to 4 hours (docs/graph-rules.md#lifecycle-notifications). */
 const redeliveryWindowMs = 4 * hour;
 /** The last hours get no new events, losses or crashes, so every one has its chance. */
 const quietMs = 3 * hour;
