@@ -8,6 +8,7 @@ import type { HealthSummaryView } from '../../shared/operations/health';
 import { sweepAndRecord } from '../../shared/operations/sweepOperation';
 import type { SubscriptionStore } from '../../shared/store/subscriptionStore';
 import { TableSweepRecords } from '../../shared/store/sweepRecords';
+import { subscriptionTableClient } from '../../shared/store/tableClient';
 import { startHarness, type Harness } from '../../devkit/appHarness';
 import { invokeHttp } from '../support/httpInvocation';
 
@@ -26,10 +27,7 @@ let requests: { method: string; url: string }[];
 
 /** The sweep records over a table client that counts the requests it sends. */
 function countingRecords(): TableSweepRecords {
-  const connection = h.config.storage.connection;
-  const client = TableClient.fromConnectionString(connection, h.config.storage.table, {
-    allowInsecureConnection: true,
-  });
+  const client = subscriptionTableClient(h.config.storage.connection, h.config.storage.table);
   const counter: PipelinePolicy = {
     name: 'countRequests',
     sendRequest: (request, next) => {
