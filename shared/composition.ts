@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
+import { markingGraphSubscriptions } from './drift/deploymentMarker';
 import { checkDefinition } from './graph/definitionChecks';
 import { createGraphSubscriptions } from './graph/createGraphSubscriptions';
 import type { GraphSubscriptions } from './graph/graphSubscriptions';
@@ -77,7 +78,8 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
   return {
     config,
     store: parts.store,
-    graph: parts.graph,
+    // NOTE: what this deployment creates carries its marker, so the drift check knows its own.
+    graph: markingGraphSubscriptions(parts.graph, config.drift.deploymentId),
     clock,
     resync: parts.resync,
     sweepRecords: parts.sweepRecords ?? new InMemorySweepRecords(),
