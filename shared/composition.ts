@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
 import { markingGraphSubscriptions } from './drift/deploymentMarker';
+import { InMemoryDriftRecords, TableDriftRecords, type DriftRecords } from './drift/driftRecords';
+import { ListPacer } from './drift/listPacer';
 import { checkDefinition } from './graph/definitionChecks';
 import { createGraphSubscriptions } from './graph/createGraphSubscriptions';
 import type { GraphSubscriptions } from './graph/graphSubscriptions';
@@ -29,6 +31,10 @@ export interface AppDependencies extends LifecycleDeps {
   readonly sweepOptions: SweepOptions;
   /** Where the outcome of each sweep is kept for `health`. */
   readonly sweepRecords: SweepRecords;
+  /** When each tenant was last checked for drift, for `health` (shared/drift/). */
+  readonly driftRecords: DriftRecords;
+  readonly listPacer: ListPacer;
+  readonly deploymentId: string;
 }
 
 /** The parts that differ between production, tests, the sandbox and benchmarks. */
@@ -45,6 +51,8 @@ export interface CoreParts {
   readonly paceWindowMs?: number;
   readonly instanceId?: string;
   readonly inlineBudgetMs?: number;
+  /** Default: in memory. */
+  readonly driftRecords?: DriftRecords;
 }
 
 /** Graph's subscription API limits (graph-facts 6.2) with the configured share of writes. */
@@ -83,6 +91,9 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
     clock,
     resync: parts.resync,
     sweepRecords: parts.sweepRecords ?? new InMemorySweepRecords(),
+    driftRecords: parts.driftRecords ?? new InMemoryDriftRecords(),
+    listPacer: new ListPacer(clock, parts.paceWindowMs),
+    deploymentId: config.drift.deploymentId,
     policy: policyFor(config),
     pacer: new WritePacer(clock, paceLimitsFor(config, parts.paceWindowMs)),
     log: silentLogger,
@@ -138,6 +149,7 @@ export function productionDependencies(
     store: TableSubscriptionStore.fromConfig(config.storage),
     resync: QueueResyncPublisher.fromConfig(config.storage),
     sweepRecords: TableSweepRecords.fromConfig(config.storage),
+    driftRecords: TableDriftRecords.fromConfig(config.storage),
     graph: createGraphSubscriptions(config, {
       clock,
       retry: { timeoutMs: config.graphTimeoutMs },
