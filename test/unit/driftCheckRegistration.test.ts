@@ -17,9 +17,8 @@ describe('drift check registration', () => {
     } finally {
       process.env = saved;
     }
-    const options = timer?.mock.calls.find((c) => c[0] === 'driftCheck')?.[1] as
-      { schedule?: unknown } | undefined;
-    return options?.schedule;
+    const calls = (timer?.mock.calls ?? []) as [string, { schedule?: unknown }][];
+    return calls.find(([name]) => name === 'driftCheck')?.[1].schedule;
   }
 
   test('when DRIFT_SCHEDULE is set, then the timer runs on it', () => {
