@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ackScenario } from './ack';
+import { driftCheckScenario } from './driftCheck';
 import { handshakeScenario } from './handshake';
 import { multiTenantScenario } from './multiTenant';
 import { storeReadsScenario } from './storeReads';
@@ -36,6 +37,7 @@ const scenarios: readonly Scenario[] = [
   storeReadsScenario,
   sweepMemoryScenario,
   ackScenario,
+  driftCheckScenario,
 ];
 
 interface Arguments {
