@@ -28,9 +28,7 @@ function listedCopyOf(sub: ManagedSubscription, marker: string | null = ours): G
     changeType: sub.definition.changeType,
     notificationUrl: sub.definition.notificationUrl,
     lifecycleNotificationUrl:
-      lifecycle === null || marker === null
-        ? lifecycle
-        : withDeploymentMarker(lifecycle, marker),
+      lifecycle === null || marker === null ? lifecycle : withDeploymentMarker(lifecycle, marker),
     expirationDateTime: sub.expiresAt ?? referenceTime,
     clientState: null,
     includeResourceData: false,
