@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ackScenario } from './ack';
+import { driftCheckScenario } from './driftCheck';
 import { handshakeScenario } from './handshake';
 import { healthScenario } from './health';
 import { multiTenantScenario } from './multiTenant';
@@ -38,6 +39,7 @@ const scenarios: readonly Scenario[] = [
   healthScenario,
   sweepMemoryScenario,
   ackScenario,
+  driftCheckScenario,
 ];
 
 interface Arguments {

@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
 import { tenantRefusalFor } from './graph/credentials';
+import { markingGraphSubscriptions } from './drift/deploymentMarker';
+import { InMemoryDriftRecords, TableDriftRecords, type DriftRecords } from './drift/driftRecords';
+import { ListPacer } from './drift/listPacer';
 import { checkDefinition } from './graph/definitionChecks';
 import { createGraphSubscriptions } from './graph/createGraphSubscriptions';
 import type { GraphSubscriptions } from './graph/graphSubscriptions';
@@ -29,6 +32,10 @@ export interface AppDependencies extends LifecycleDeps {
   readonly sweepOptions: SweepOptions;
   /** Where the outcome of each sweep is kept for `health`. */
   readonly sweepRecords: SweepRecords;
+  /** When each tenant was last checked for drift, for `health` (shared/drift/). */
+  readonly driftRecords: DriftRecords;
+  readonly listPacer: ListPacer;
+  readonly deploymentId: string;
 }
 
 /** The parts that differ between production, tests, the sandbox and benchmarks. */
@@ -45,6 +52,8 @@ export interface CoreParts {
   readonly paceWindowMs?: number;
   readonly instanceId?: string;
   readonly inlineBudgetMs?: number;
+  /** Default: in memory. */
+  readonly driftRecords?: DriftRecords;
 }
 
 /** Graph's subscription API limits (docs/graph-rules.md#limits-and-throttling) with the configured share of writes. */
@@ -78,10 +87,14 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
   return {
     config,
     store: parts.store,
-    graph: parts.graph,
+    // NOTE: what this deployment creates carries its marker, so the drift check knows its own.
+    graph: markingGraphSubscriptions(parts.graph, config.drift.deploymentId),
     clock,
     resync: parts.resync,
     sweepRecords: parts.sweepRecords ?? new InMemorySweepRecords(),
+    driftRecords: parts.driftRecords ?? new InMemoryDriftRecords(),
+    listPacer: new ListPacer(clock, parts.paceWindowMs),
+    deploymentId: config.drift.deploymentId,
     policy: policyFor(config),
     pacer: new WritePacer(clock, paceLimitsFor(config, parts.paceWindowMs)),
     log: silentLogger,
@@ -141,6 +154,7 @@ export function productionDependencies(
     store: TableSubscriptionStore.fromConfig(config.storage),
     resync: QueueResyncPublisher.fromConfig(config.storage),
     sweepRecords: TableSweepRecords.fromConfig(config.storage),
+    driftRecords: TableDriftRecords.fromConfig(config.storage),
     graph: createGraphSubscriptions(config, {
       clock,
       retry: { timeoutMs: config.graphTimeoutMs },

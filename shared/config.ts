@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultDeploymentId } from './drift/deploymentMarker';
 import { ScheduleError, sweepPeriodMs } from './renewal/sweepSchedule';
 
 /**
@@ -203,6 +204,18 @@ export const settingsCatalog: readonly SettingDoc[] = [
     description:
       'Time budget of one Graph call, its retries and Retry-After waits included; what is left is retried by the next sweep.',
   },
+  {
+    name: 'DEPLOYMENT_ID',
+    default: 'derived from the storage account and table name',
+    description:
+      'Identifies this deployment on Graph: added as the keeperDeployment query parameter to the lifecycleNotificationUrl of every subscription it creates, so the drift check recognises its own orphans. Not a secret. 1-32 letters, digits or hyphens.',
+  },
+  {
+    name: 'DRIFT_SCHEDULE',
+    default: '0 0 * * * *',
+    description:
+      "NCRONTAB schedule of the drift check, which lists each tenant's subscriptions on Graph to recreate what Graph dropped silently and to find orphans (six fields, seconds first). At most daily.",
+  },
 ];
 
 export const graphCredentialKinds = [
@@ -277,6 +290,13 @@ export interface Config {
   readonly lifecycle: {
     readonly inlineBudgetMs: number;
     readonly maxBodyBytes: number;
+  };
+  readonly drift: {
+    /** Marks what this deployment creates on Graph (shared/drift/deploymentMarker.ts). */
+    readonly deploymentId: string;
+    readonly schedule: string;
+    /** The longest gap between two runs of the schedule. */
+    readonly periodMs: number;
   };
 }
 
@@ -355,6 +375,25 @@ const ncrontab = z
       ctx.addIssue({
         code: 'custom',
         message: `must be an NCRONTAB expression with six fields, e.g. "0 */5 * * * *" (${e.message})`,
+      });
+    }
+  });
+
+/** Hourly by default; the drift check lists Graph, whose list limit is tiny (25 per 20 s per tenant). */
+export const defaultDriftSchedule = '0 0 * * * *';
+const deploymentIdPattern = /^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/;
+
+const driftSchedule = z
+  .string()
+  .trim()
+  .superRefine((v, ctx) => {
+    try {
+      sweepPeriodMs(v);
+    } catch (e) {
+      if (!(e instanceof ScheduleError)) throw e;
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be an NCRONTAB expression with six fields, e.g. "0 0 * * * *" (${e.message})`,
       });
     }
   });
@@ -440,6 +479,14 @@ const envSchema = z.object({
   GRAPH_TIMEOUT_MS: integerText(1000, 120_000, 30_000),
   LIFECYCLE_INLINE_BUDGET_MS: integerText(0, 2200, 2000),
   LIFECYCLE_MAX_BODY_BYTES: integerText(1024, 16 * 1024 * 1024, 1024 * 1024),
+  DEPLOYMENT_ID: withText(
+    z
+      .string()
+      .trim()
+      .regex(deploymentIdPattern, { message: 'must be 1 to 32 letters, digits or hyphens' })
+      .optional(),
+  ),
+  DRIFT_SCHEDULE: withText(driftSchedule.default(defaultDriftSchedule)),
 });
 
 /** The environment as the Functions host gives it: names to optional strings. */
@@ -750,6 +797,11 @@ export function loadConfig(env: Environment = process.env): Config {
     lifecycle: {
       inlineBudgetMs: s.LIFECYCLE_INLINE_BUDGET_MS,
       maxBodyBytes: s.LIFECYCLE_MAX_BODY_BYTES,
+    },
+    drift: {
+      deploymentId: s.DEPLOYMENT_ID ?? defaultDeploymentId(connection, s.SUBSCRIPTIONS_TABLE),
+      schedule: s.DRIFT_SCHEDULE,
+      periodMs: sweepPeriodMs(s.DRIFT_SCHEDULE),
     },
   });
 }

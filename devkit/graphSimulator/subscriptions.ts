@@ -536,8 +536,9 @@ export class SubscriptionApi {
       creatorId: s.creatorId,
       includeResourceData: s.includeResourceData,
       latestSupportedTlsVersion: s.latestSupportedTlsVersion,
-      encryptionCertificate: s.encryptionCertificate,
-      encryptionCertificateId: s.encryptionCertificateId,
+      // S9: the list sample shows absent certificate fields as empty strings, not null.
+      encryptionCertificate: s.encryptionCertificate ?? (withClientState ? null : ''),
+      encryptionCertificateId: s.encryptionCertificateId ?? (withClientState ? null : ''),
       notificationUrlAppId: null,
     });
   }

@@ -29,7 +29,15 @@ export interface GraphSubscriptions {
    * GET /subscriptions, following @odata.nextLink. Throttled to 25 calls per 20 s per tenant:
    * for adoption after a 409 and for drift checks, never on every sweep.
    */
-  list(tenantId: string, options?: GraphCallOptions): AsyncIterable<GraphSubscription>;
+  list(tenantId: string, options?: ListCallOptions): AsyncIterable<GraphSubscription>;
+}
+
+export interface ListCallOptions extends GraphCallOptions {
+  /**
+   * Awaited before each page is requested: the drift check paces list pages under Graph's list
+   * limit (https://learn.microsoft.com/graph/throttling-limits).
+   */
+  readonly beforePage?: () => Promise<void>;
 }
 
 export interface GraphCallOptions {

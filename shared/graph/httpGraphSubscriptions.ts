@@ -19,6 +19,7 @@ import { GraphError, isGraphError, localGraphErrorCodes } from './graphError';
 import type {
   CreateSubscriptionRequest,
   GraphCallOptions,
+  ListCallOptions,
   GraphSubscription,
   GraphSubscriptions,
   UpdateSubscriptionRequest,
@@ -167,9 +168,10 @@ export class HttpGraphSubscriptions implements GraphSubscriptions {
     await this.send(tenantId, 'DELETE', this.subscriptionUrl(id), undefined, options);
   }
 
-  async *list(tenantId: string, options?: GraphCallOptions): AsyncIterable<GraphSubscription> {
+  async *list(tenantId: string, options?: ListCallOptions): AsyncIterable<GraphSubscription> {
     let url: string | undefined = this.url('subscriptions');
     while (url !== undefined) {
+      await options?.beforePage?.();
       const response = await this.send(tenantId, 'GET', url, undefined, options);
       const page = parseBody(response, subscriptionListPageSchema);
       for (const item of page.value) yield toGraphSubscription(item);

@@ -1,5 +1,7 @@
 import type { Config } from '../config';
 import type { Clock } from '../clock';
+import type { DriftRecords } from '../drift/driftRecords';
+import { driftHealth, type DriftHealth } from '../drift/driftHealth';
 import type { SweepSummary } from '../renewal/sweep';
 import type { SubscriptionStore } from '../store/subscriptionStore';
 import type { SweepRecords } from '../store/sweepRecords';
@@ -50,6 +52,8 @@ export interface HealthView {
   readonly problemCount: number;
   readonly resyncsPending: number;
   readonly lastSweep: SweepSummary | null;
+  /** The drift check (shared/drift/driftHealth.ts); null when no drift records are wired. */
+  readonly drift: DriftHealth | null;
 }
 
 export const maxProblemsListed = 50;
@@ -58,7 +62,8 @@ export interface HealthDeps {
   readonly store: SubscriptionStore;
   readonly sweepRecords: SweepRecords;
   readonly clock: Clock;
-  readonly config: Pick<Config, 'sweep'>;
+  readonly config: Pick<Config, 'sweep'> & Partial<Pick<Config, 'drift'>>;
+  readonly driftRecords?: DriftRecords;
 }
 
 export async function healthReport(deps: HealthDeps): Promise<HealthView> {
@@ -128,6 +133,16 @@ export async function healthReport(deps: HealthDeps): Promise<HealthView> {
       );
     }
   }
+  const drift =
+    deps.driftRecords === undefined || deps.config.drift === undefined
+      ? undefined
+      : await driftHealth(
+          deps.driftRecords,
+          await deps.store.tenants(),
+          deps.config.drift.periodMs,
+          now,
+        );
+  reasons.push(...(drift?.reasons ?? []));
   const rank: Record<HealthProblemSubscription['problem'], number> = {
     failed: 0,
     lapsed: 1,
@@ -153,6 +168,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthView> {
     problemCount,
     resyncsPending,
     lastSweep,
+    drift: drift?.view ?? null,
   };
 }
 

@@ -60,6 +60,11 @@ describe('loadConfig', () => {
       },
       graphTimeoutMs: 30_000,
       lifecycle: { inlineBudgetMs: 2000, maxBodyBytes: 1_048_576 },
+      drift: {
+        deploymentId: expect.stringMatching(/^d[0-9a-f]{15}$/) as unknown,
+        schedule: '0 0 * * * *',
+        periodMs: 3_600_000,
+      },
     });
   });
 
