@@ -799,7 +799,15 @@ export function loadConfig(env: Environment = process.env): Config {
       maxBodyBytes: s.LIFECYCLE_MAX_BODY_BYTES,
     },
     drift: {
-      deploymentId: s.DEPLOYMENT_ID ?? defaultDeploymentId(connection, s.SUBSCRIPTIONS_TABLE),
+      deploymentId:
+        s.DEPLOYMENT_ID ??
+        defaultDeploymentId(
+          // NOTE: the account, never a key: a service URI names it as well as a connection string.
+          storage.connection.kind === 'connectionString'
+            ? storage.connection.connectionString
+            : storage.connection.tableServiceUri,
+          s.SUBSCRIPTIONS_TABLE,
+        ),
       schedule: s.DRIFT_SCHEDULE,
       periodMs: sweepPeriodMs(s.DRIFT_SCHEDULE),
     },

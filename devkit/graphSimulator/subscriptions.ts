@@ -536,7 +536,7 @@ export class SubscriptionApi {
       creatorId: s.creatorId,
       includeResourceData: s.includeResourceData,
       latestSupportedTlsVersion: s.latestSupportedTlsVersion,
-      // S9: the list sample shows absent certificate fields as empty strings, not null.
+      // learn.microsoft.com/graph/api/subscription-list: the list sample shows absent certificate fields as empty strings, not null.
       encryptionCertificate: s.encryptionCertificate ?? (withClientState ? null : ''),
       encryptionCertificateId: s.encryptionCertificateId ?? (withClientState ? null : ''),
       notificationUrlAppId: null,
