@@ -99,7 +99,8 @@ function registration(loaded: Loaded, check: (r: Registration) => boolean): Regi
 
 const lifecycleRoute = (r: Registration) => triggerOf(r).route === 'lifecycle';
 const healthRoute = (r: Registration) => triggerOf(r).route === 'health';
-const timer = (r: Registration) => triggerOf(r).type === 'timerTrigger';
+const timer = (r: Registration) =>
+  r.name === 'sweepSubscriptions' && triggerOf(r).type === 'timerTrigger';
 
 const tenant = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
 const unresolved = '@Microsoft.KeyVault(VaultName=keeper-kv;SecretName=graph-client-secret)';
