@@ -285,31 +285,24 @@ const storableDate = z.date().refine((d) => d >= earliestStorableDate && d <= la
 const text = z.string().max(maxTextLength);
 const nonNegativeInt32 = z.number().int().min(0).max(2_147_483_647);
 
-const permissionsJson = z
-  .string()
-  .max(maxTextLength)
-  .transform((value, ctx): unknown => {
-    try {
-      return JSON.parse(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of strings' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.array(z.string().min(1).max(256)));
+/** A row property that holds JSON text, parsed and then checked by `schema`. */
+function jsonText<T extends z.ZodType>(schema: T, expected: string) {
+  return z
+    .string()
+    .max(maxTextLength)
+    .transform((value, ctx): unknown => {
+      try {
+        return JSON.parse(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be ${expected}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
 
-const definitionJson = z
-  .string()
-  .max(maxTextLength)
-  .transform((value, ctx): unknown => {
-    try {
-      return JSON.parse(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON subscription definition' });
-      return z.NEVER;
-    }
-  })
-  .pipe(subscriptionDefinitionSchema);
+const permissionsJson = jsonText(z.array(z.string().min(1).max(256)), 'a JSON array of strings');
+const definitionJson = jsonText(subscriptionDefinitionSchema, 'a JSON subscription definition');
 
 const rowSchema = z
   .object({
