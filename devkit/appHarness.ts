@@ -80,11 +80,11 @@ export function simulatorAppSettings(
 ): Record<string, string> {
   return {
     GRAPH_BASE_URL: sim.graphUrl,
-    AZURE_TENANT_ID: tenantId,
-    AZURE_CLIENT_ID: sim.clientId,
-    AZURE_CLIENT_SECRET: sim.clientSecret,
-    AZURE_AUTHORITY_HOST: sim.authorityHost,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    GRAPH_TENANT_ID: tenantId,
+    GRAPH_CLIENT_ID: sim.clientId,
+    GRAPH_CLIENT_SECRET: sim.clientSecret,
+    GRAPH_AUTHORITY_HOST: sim.authorityHost,
+    GRAPH_DISABLE_INSTANCE_DISCOVERY: 'true',
   };
 }
 

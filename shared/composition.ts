@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
+import { tenantRefusalFor } from './graph/credentials';
+import { markingGraphSubscriptions } from './drift/deploymentMarker';
+import { InMemoryDriftRecords, TableDriftRecords, type DriftRecords } from './drift/driftRecords';
+import { ListPacer } from './drift/listPacer';
 import { checkDefinition } from './graph/definitionChecks';
 import { createGraphSubscriptions } from './graph/createGraphSubscriptions';
 import type { GraphSubscriptions } from './graph/graphSubscriptions';
@@ -29,6 +33,10 @@ export interface AppDependencies extends LifecycleDeps {
   readonly sweepOptions: SweepOptions;
   /** Where the outcome of each sweep is kept for `health`. */
   readonly sweepRecords: SweepRecords;
+  /** When each tenant was last checked for drift, for `health` (shared/drift/). */
+  readonly driftRecords: DriftRecords;
+  readonly listPacer: ListPacer;
+  readonly deploymentId: string;
 }
 
 /** The parts that differ between production, tests, the sandbox and benchmarks. */
@@ -47,9 +55,11 @@ export interface CoreParts {
   readonly inlineBudgetMs?: number;
   /** The lifecycle intake queue. Default: none (the lifecycle endpoint answers 503). */
   readonly intake?: LifecycleIntakeQueue;
+  /** Default: in memory. */
+  readonly driftRecords?: DriftRecords;
 }
 
-/** Graph's subscription API limits (graph-facts 6.2) with the configured share of writes. */
+/** Graph's subscription API limits (docs/graph-rules.md#limits-and-throttling) with the configured share of writes. */
 export function paceLimitsFor(config: Config, windowMs = 20_000): PaceLimits {
   return {
     windowMs,
@@ -80,10 +90,14 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
   return {
     config,
     store: parts.store,
-    graph: parts.graph,
+    // NOTE: what this deployment creates carries its marker, so the drift check knows its own.
+    graph: markingGraphSubscriptions(parts.graph, config.drift.deploymentId),
     clock,
     resync: parts.resync,
     sweepRecords: parts.sweepRecords ?? new InMemorySweepRecords(),
+    driftRecords: parts.driftRecords ?? new InMemoryDriftRecords(),
+    listPacer: new ListPacer(clock, parts.paceWindowMs),
+    deploymentId: config.drift.deploymentId,
     policy: policyFor(config),
     pacer: new WritePacer(clock, paceLimitsFor(config, parts.paceWindowMs)),
     log: silentLogger,
@@ -92,14 +106,18 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
     claimTtlMs: config.graphTimeoutMs + 30_000,
     inlineBudgetMs: parts.inlineBudgetMs ?? config.lifecycle.inlineBudgetMs,
     intake: parts.intake,
-    checkDefinition: (sub) =>
-      checkDefinition(
+    checkDefinition: (sub) => {
+      const problems = checkDefinition(
         { ...sub.definition, clientState: sub.clientState },
         {
           cloud: config.graph.cloud,
           defaultLifecycleNotificationUrl: config.lifecycleNotificationUrl,
         },
-      ).map((p) => `${p.field}: ${p.message}`),
+      ).map((p) => `${p.field}: ${p.message}`);
+      // NOTE: rows stored before the credential changed are held to it too, before any Graph call.
+      const refusal = tenantRefusalFor(config.identity, sub.definition.tenantId);
+      return refusal === undefined ? problems : [...problems, `tenantId: ${refusal}`];
+    },
     requiredPermissionsFor: (resource, operation) => requiredPermissionsFor(resource, operation),
     sweepOptions: {
       concurrencyPerTenant: config.sweep.concurrencyPerTenant,
@@ -141,6 +159,7 @@ export function productionDependencies(
     resync: QueueResyncPublisher.fromConfig(config.storage),
     intake: QueueLifecycleIntake.fromConfig(config.storage),
     sweepRecords: TableSweepRecords.fromConfig(config.storage),
+    driftRecords: TableDriftRecords.fromConfig(config.storage),
     graph: createGraphSubscriptions(config, {
       clock,
       retry: { timeoutMs: config.graphTimeoutMs },

@@ -92,9 +92,12 @@ function sandboxDefinitions(ownerUrl: string): Array<Record<string, unknown>> {
   return [
     {
       ...common,
-      key: 'presence-ada',
-      resource: `communications/presences/${user}`,
-      changeType: 'updated',
+      // NOTE: the 60-minute case, on a resource an app-only credential can keep alive
+      // (presence has no application permission: apply refuses it).
+      key: 'channel-ops',
+      resource: 'teams/3f1c9a7e-2b4d-4e6f-8a0c-1d2e3f4a5b6c/channels/19:ops@thread.tacv2/messages',
+      changeType: 'created,updated',
+      lifetimeMinutes: 60,
     },
     {
       ...common,
@@ -114,7 +117,7 @@ function sandboxDefinitions(ownerUrl: string): Array<Record<string, unknown>> {
       ...common,
       key: 'drive-team-docs',
       resource: 'drives/b!Xq3ZsTn0m0WyP1o4r2kLzA/root',
-      // Drive roots support only `updated` (graph-facts section 1).
+      // Drive roots support only `updated` (https://learn.microsoft.com/graph/api/resources/subscription).
       changeType: 'updated',
     },
     {
@@ -146,11 +149,11 @@ const lastSweepMinute = 145;
 const sweepOffsetMs = 30_000;
 
 /**
- * The script: a sweep every 5 simulated minutes, and what Graph does in between. Presence and the
- * chat (55-minute expiry) are renewed at T+0:40, 1:25 and 2:10; the other lifetimes are days.
+ * The script: a sweep every 5 simulated minutes, and what Graph does in between. The channel
+ * and the chat (55-minute expiry) are renewed at T+0:40, 1:25 and 2:10; the other lifetimes are days.
  * - T+0:20 `reauthorizationRequired` for the mail: reauthorized inline.
  * - T+0:30 `missed` for the directory: a resync message.
- * - T+0:42 `reauthorizationRequired` for presence, renewed 2 minutes before: it waits out
+ * - T+0:42 `reauthorizationRequired` for the channel, renewed 2 minutes before: it waits out
  *   Graph's 10-minute rule and the sweep reauthorizes it.
  * - T+0:45 the chat is dropped without a word: its next renewal gets 404 and recreates it.
  * - T+1:00 `subscriptionRemoved` for the drive: recreated inline, with a resync message.
@@ -166,7 +169,7 @@ function sandboxScript(): Step[] {
     {
       atMs: 42 * minute,
       kind: 'lifecycle',
-      key: 'presence-ada',
+      key: 'channel-ops',
       event: 'reauthorizationRequired',
     },
     { atMs: 45 * minute, kind: 'lose', key: 'chat-launch-team' },
@@ -376,11 +379,11 @@ async function runScenario(
     RESYNC_QUEUE: 'subscription-resync',
     LIFECYCLE_QUEUE: 'lifecycle-intake',
     GRAPH_BASE_URL: sim.graphUrl,
-    AZURE_TENANT_ID: sandboxTenant,
-    AZURE_CLIENT_ID: sim.clientId,
-    AZURE_CLIENT_SECRET: sim.clientSecret,
-    AZURE_AUTHORITY_HOST: sim.authorityHost,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    GRAPH_TENANT_ID: sandboxTenant,
+    GRAPH_CLIENT_ID: sim.clientId,
+    GRAPH_CLIENT_SECRET: sim.clientSecret,
+    GRAPH_AUTHORITY_HOST: sim.authorityHost,
+    GRAPH_DISABLE_INSTANCE_DISCOVERY: 'true',
     LIFECYCLE_NOTIFICATION_URL: served.url,
   };
   const config = loadConfig(settings);
@@ -749,7 +752,7 @@ function printKeepInstructions(
   out(`Then try: npm run cli -- status, npm run cli -- sweep --dry-run,`);
   out(`          npm run cli -- apply --file ${exampleFile}`);
   out('');
-  out("AZURE_CLIENT_SECRET is the Graph simulator's throwaway secret for this run, and the key in");
+  out("GRAPH_CLIENT_SECRET is the Graph simulator's throwaway secret for this run, and the key in");
   out("STORAGE_CONNECTION is Azurite's published development key: both are local to this sandbox,");
   out("not credentials of any real tenant or account. NODE_EXTRA_CA_CERTS trusts the simulator's");
   out('test CA in the CLI process only.');

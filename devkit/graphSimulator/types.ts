@@ -1,9 +1,10 @@
+import type { FederatedIdentityCredential } from './tokens';
 /**
  * Public types of the Graph simulator. Kept apart from the implementation so every part of the
  * simulator (and every consumer) imports the same definitions without cycles.
  */
 
-/** Per window; the defaults are Graph's (graph-facts section 6.2). */
+/** Per window; the defaults are Graph's (docs/graph-rules.md#limits-and-throttling). */
 export interface ThrottleLimits {
   /** Default 20_000; scale down for fast tests and benchmarks. */
   windowMs: number;
@@ -35,7 +36,7 @@ export interface GraphSimulatorOptions {
   throttling?: false | Partial<ThrottleLimits>;
   /** Added before every Graph API answer (not the token endpoint). Real time. */
   latencyMs?: number;
-  /** Default 10_000 (graph-facts section 4): how long each validation POST may take. */
+  /** Default 10_000 (docs/graph-rules.md#validation-handshake): how long each validation POST may take. */
   handshakeTimeoutMs?: number;
   /** Default 100: page size of GET /subscriptions (`@odata.nextLink` paging). */
   listPageSize?: number;
@@ -45,7 +46,7 @@ export interface GraphSimulatorOptions {
   tls?: SimulatorTls;
   /**
    * ADDITION. Accept `http://` notification and lifecycle URLs on loopback hosts (Graph itself
-   * accepts HTTPS only, graph-facts section 1). Default false. Useful for a sandbox whose
+   * accepts HTTPS only, docs/graph-rules.md#the-subscription-resource). Default false. Useful for a sandbox whose
    * Functions handlers are served over plain HTTP on 127.0.0.1.
    */
   allowHttpLoopbackUrls?: boolean;
@@ -192,9 +193,14 @@ export interface GraphSimulator {
   clearFaults(): void;
   /** Silently removed: next GET/PATCH/reauthorize/DELETE 404, gone from list. */
   loseSubscription(id: string): void;
-  /** Every subscription call for that tenant: 403 (graph-facts section 7). */
+  /** Every subscription call for that tenant: 403 (docs/graph-rules.md#errors). */
   revokePermission(tenantId: string): void;
   restorePermission(tenantId: string): void;
+  /**
+   * ADDITION. The app registration trusts tokens of this issuer, subject and audience as its
+   * client assertion (a managed identity as federated credential, for instance).
+   */
+  addFederatedIdentityCredential(credential: FederatedIdentityCredential): void;
   sendLifecycleEvent(
     subscriptionId: string,
     event: string,

@@ -63,6 +63,8 @@ export async function receiveLifecycleNotifications(
   }
   const parsed = parseLifecycleBody(json);
   if (!parsed.ok) return { status: 400, body: { error: parsed.message } };
+  // NOTE: an unusable item is logged and left out; the rest is answered (issue #20).
+  for (const s of parsed.skipped) log.warn('lifecycle item skipped', { ...s });
 
   const items: IntakeItem[] = [];
   for (const n of parsed.notifications) {

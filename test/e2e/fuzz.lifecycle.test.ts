@@ -49,7 +49,7 @@ const runs = fuzzRuns();
 let maxBodyBytes: number;
 const otherTenant = '3c0bd2b5-3f7a-4f4e-9a65-0b2f1c7d9e41';
 const baseUrl = 'https://keeper.example.com/api/lifecycle?code=function-key';
-/** Graph waits 3 seconds for the answer (graph-facts 5.1). */
+/** Graph waits 3 seconds for the answer (docs/graph-rules.md#delivery-deadlines). */
 const graphDeadlineMs = 3000;
 const lifecycleEventNames = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'] as const;
 /** Fields of a lifecycle item that the endpoint reads (lifecyclePayload.ts). */
@@ -121,6 +121,8 @@ const text = (label: string, body: string, verdict: Verdict): Payload => ({
   verdict,
 });
 const bad: Verdict = { status: 400 };
+/** A collection whose every item is unusable: each is skipped, nothing is received. */
+const skippedOnly: Verdict = { status: 202, items: 0 };
 
 /** Keys besides the item's fields, prototype names included. */
 const extraKey = fc
@@ -267,7 +269,7 @@ const oversizeField = fc.oneof(
   }),
 );
 
-/** A value of the wrong type for a field (null is allowed for clientState only). */
+/** A value of the wrong type for a field (`null` is allowed for every field but subscriptionId). */
 const wrongTypeField = fc.oneof(
   fc.record({
     field: fc.constant('subscriptionId'),
@@ -365,7 +367,11 @@ function payloads(): fc.Arbitrary<Payload> {
           minLength: 1,
           maxLength: 4,
         })
-        .map((items) => text('items are not objects', `{"value":${JSON.stringify(items)}}`, bad)),
+        // NOTE: a collection whose items are unusable is still a collection: each item is
+        // skipped and logged, and the answer is 202 with nothing received.
+        .map((items) =>
+          text('items are not objects', `{"value":${JSON.stringify(items)}}`, skippedOnly),
+        ),
     },
     {
       weight: 1,
@@ -403,7 +409,12 @@ function payloads(): fc.Arbitrary<Payload> {
             case 'body':
               return text(`nested ${kind} body`, nested, bad);
             case 'value':
-              return text(`nested ${kind} value`, `{"value":${nested}}`, bad);
+              // NOTE: an array value is a collection whose one item is unusable (skipped).
+              return text(
+                `nested ${kind} value`,
+                `{"value":${nested}}`,
+                kind === 'array' ? skippedOnly : bad,
+              );
             case 'truncated':
               return text(`unbalanced nested ${kind}`, nested.slice(0, -1), bad);
             default:
@@ -418,7 +429,7 @@ function payloads(): fc.Arbitrary<Payload> {
     {
       weight: 2,
       arbitrary: oversizeField.map(({ field, length }) =>
-        text(`oversize ${field}`, collection([itemWith(field, 'x'.repeat(length))]), bad),
+        text(`oversize ${field}`, collection([itemWith(field, 'x'.repeat(length))]), skippedOnly),
       ),
     },
     {
@@ -436,7 +447,13 @@ function payloads(): fc.Arbitrary<Payload> {
     {
       weight: 2,
       arbitrary: wrongTypeField.map(({ field, value }) =>
-        text(`wrong type of ${field}`, collection([itemWith(field, value)]), bad),
+        text(
+          `wrong type of ${field}`,
+          collection([itemWith(field, value)]),
+          // NOTE: Graph sends null for unset fields; only a null subscriptionId makes the item
+          // unusable (then it is skipped, not the whole collection refused).
+          value === null && field !== 'subscriptionId' ? { status: 202, items: 1 } : skippedOnly,
+        ),
       ),
     },
   );

@@ -9,6 +9,7 @@ import {
 } from '../../devkit/appHarness';
 import type { SimulatedCall } from '../../devkit/graphSimulator';
 import { startLifecycleHandlerProcess, type ServedHandler } from '../../devkit/lifecycleServer';
+import { withoutDeploymentMarker } from '../../shared/drift/deploymentMarker';
 
 /**
  * End to end, as deployed: the production export `lifecycleNotifications` runs in its own Node
@@ -78,7 +79,14 @@ describe('the deployed lifecycle endpoint', () => {
     reauth = await h.read('e2e-reauth');
     removed = await h.read('e2e-removed');
     missed = await h.read('e2e-missed');
-    const live = h.sim.subscriptions().map((s) => s.lifecycleNotificationUrl);
+    // NOTE: Graph keeps the URL as created: the endpoint's, with this deployment's marker added.
+    const live = h.sim
+      .subscriptions()
+      .map((s) =>
+        s.lifecycleNotificationUrl === null
+          ? null
+          : withoutDeploymentMarker(s.lifecycleNotificationUrl),
+      );
     expect(live).toEqual([endpoint.url, endpoint.url, endpoint.url]);
   });
 

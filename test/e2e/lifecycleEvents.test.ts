@@ -13,7 +13,7 @@ import {
 } from '../../devkit/lifecycleServer';
 
 /**
- * Each lifecycle event leads to its action on Graph (graph-facts 3.3, design.md section 4): the
+ * Each lifecycle event leads to its action on Graph (docs/graph-rules.md#lifecycle-notifications, docs/architecture.md#flows): the
  * Graph simulator POSTs lifecycle notifications to the lifecycle handler served over loopback
  * HTTPS, which runs on the harness's core (Azurite, the simulator, real time).
  */

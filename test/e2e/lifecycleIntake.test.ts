@@ -48,7 +48,11 @@ function context(logs: Logged[], functionName: string): InvocationContext {
   return new InvocationContext({
     functionName,
     logHandler: (level, ...args) => {
-      logs.push({ level, text: JSON.stringify(args), args });
+      logs.push({
+        level,
+        text: args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '),
+        args,
+      });
     },
   });
 }
@@ -313,8 +317,12 @@ describe('lifecycle intake', () => {
   test('when the queue cannot be reached, then the answer is 503 with Retry-After', async () => {
     const unreachable = QueueLifecycleIntake.fromConfig({
       ...h.config.storage,
-      connection:
-        'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;TableEndpoint=http://127.0.0.1:9/devstoreaccount1',
+      connection: {
+        kind: 'connectionString',
+        setting: 'STORAGE_CONNECTION',
+        connectionString:
+          'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;TableEndpoint=http://127.0.0.1:9/devstoreaccount1',
+      },
     });
     const [row] = await onGraph('intake-outage');
 

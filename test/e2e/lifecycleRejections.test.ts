@@ -218,7 +218,6 @@ describe('requests that are not lifecycle notifications', () => {
     ['an empty body', ''],
     ['JSON that is not a collection', '{"value": "reauthorizationRequired"}'],
     ['an empty collection', '{"value": []}'],
-    ['an item without subscriptionId', '{"value": [{"lifecycleEvent": "missed"}]}'],
   ])(
     'when the body is %s, then 400 with a clear message and nothing changes',
     async (_name, body) => {
@@ -229,6 +228,22 @@ describe('requests that are not lifecycle notifications', () => {
       expectNothingChanged(outcome);
     },
   );
+
+  test('when an item has no subscriptionId, then 202, the item is skipped with a warning naming the field, and nothing changes', async () => {
+    const outcome = await send(
+      jsonRequest('{"value": [{"lifecycleEvent": "missed", "clientState": "skipped-secret"}]}'),
+    );
+
+    expect(outcome.status).toBe(202);
+    expect(outcome.body).toMatchObject({ received: 0, queued: 0 });
+    const warning = outcome.logs.find((l) => l.message === 'lifecycle item skipped');
+    expect(warning?.properties).toMatchObject({
+      index: 0,
+      reason: expect.stringContaining('subscriptionId') as unknown,
+    });
+    expect(JSON.stringify(outcome.logs)).not.toContain('skipped-secret');
+    expectNothingChanged(outcome);
+  });
 
   test('when the body is not UTF-8, then 400 and nothing changes', async () => {
     const outcome = await send(jsonRequest(new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])));

@@ -46,13 +46,13 @@ describe('the sandbox', () => {
         .map((e) => e.key)
         .sort(),
     ).toEqual([
+      'channel-ops',
       'chat-launch-team',
       'drive-team-docs',
       'mail-ada',
-      'presence-ada',
       'users-directory',
     ]);
-    expect(entries('renewed', 'presence-ada').length).toBeGreaterThanOrEqual(3);
+    expect(entries('renewed', 'channel-ops').length).toBeGreaterThanOrEqual(3);
     expect(entries('renewed', 'chat-launch-team').length).toBeGreaterThanOrEqual(2);
   });
 
@@ -72,7 +72,7 @@ describe('the sandbox', () => {
     // reauthorizationRequired: acted on at once for both; never a wait for the 10-minute rule
     // (within 10 minutes of a PATCH it is answered by another PATCH).
     expect(entries('reauthorized', 'mail-ada')).toHaveLength(1);
-    expect(entries('waiting', 'presence-ada')).toHaveLength(0);
+    expect(entries('waiting', 'channel-ops')).toHaveLength(0);
     // subscriptionRemoved: recreated with a new Graph id.
     const [recreated] = entries('recreated', 'drive-team-docs');
     const [removal] = entries('lifecycleEvent', 'drive-team-docs');

@@ -5,7 +5,7 @@ import { startHarness, type Harness } from '../../devkit/appHarness';
 import type { SimulatedCall } from '../../devkit/graphSimulator';
 
 /**
- * `reauthorizationRequired` as the sweep answers it (graph-facts 3.3): a renew PATCH when the
+ * `reauthorizationRequired` as the sweep answers it (docs/graph-rules.md#lifecycle-notifications): a renew PATCH when the
  * renewal is due (it reauthorizes too), a reauthorize POST otherwise, and never a reauthorize and
  * a PATCH on one subscription within 10 minutes. The event is recorded on the row as the
  * lifecycle endpoint records it (`recordLifecycleEvent`), then the sweep acts.
@@ -49,7 +49,7 @@ function onGraph(id: string) {
   return h.sim.subscriptions(h.tenantId).find((s) => s.id === id);
 }
 
-/** graph-facts 3.3: no reauthorize and PATCH on one subscription within 10 minutes. */
+/** docs/graph-rules.md#lifecycle-notifications: no reauthorize and PATCH on one subscription within 10 minutes. */
 function expectTenMinuteRule(id: string): void {
   const calls = callsOf(id);
   const reauthorizes = calls.filter((c) => c.kind === 'reauthorize');

@@ -169,7 +169,7 @@ export interface ChaosReport {
 const minute = 60_000;
 const hour = 60 * minute;
 const day = 24 * hour;
-/** Graph redelivers a lifecycle notification for up to 4 hours (graph-facts 3.3). */
+/** Graph redelivers a lifecycle notification for up to 4 hours (docs/graph-rules.md#lifecycle-notifications). */
 const redeliveryWindowMs = 4 * hour;
 /** The last hours get no new events, losses or crashes, so every one has its chance. */
 const quietMs = 3 * hour;
@@ -616,11 +616,11 @@ function appConfig(
     STORAGE_CONNECTION: 'UseDevelopmentStorage=true',
     // NOTE: the same six settings devkit/appHarness.ts simulatorAppSettings() gives.
     GRAPH_BASE_URL: connection.graphUrl,
-    AZURE_TENANT_ID: chaosTenantId(0),
-    AZURE_CLIENT_ID: connection.clientId,
-    AZURE_CLIENT_SECRET: connection.clientSecret,
-    AZURE_AUTHORITY_HOST: connection.authorityHost,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    GRAPH_TENANT_ID: chaosTenantId(0),
+    GRAPH_CLIENT_ID: connection.clientId,
+    GRAPH_CLIENT_SECRET: connection.clientSecret,
+    GRAPH_AUTHORITY_HOST: connection.authorityHost,
+    GRAPH_DISABLE_INSTANCE_DISCOVERY: 'true',
     LIFECYCLE_NOTIFICATION_URL: lifecycleUrl,
     GRAPH_TIMEOUT_MS: String(graphTimeoutMs),
   });
