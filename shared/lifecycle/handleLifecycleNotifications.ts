@@ -20,9 +20,10 @@ import { maxUnknownLookups, type IntakeItem, type LifecycleIntakeQueue } from '.
  *    subscription means the event is stale or replayed: nothing is written, no resync), and a
  *    `missed` is collapsed while a resync request of that subscription is still unacknowledged;
  * 4. every recorded subscription is reconciled at once (reauthorize, renew, recreate).
- * A failure to read the store or to confirm with Graph throws, so the queue delivers the message
- * again (the host's retries, then the poison queue); recorded events are on the rows, and the
- * sweep finishes what an action left undone.
+ * A failure to read or write the store throws, so the queue delivers the message again (the
+ * host's retries, then the poison queue); a removal Graph cannot confirm (403, 5xx) is recorded
+ * all the same, so no event waits on Graph. Recorded events are on the rows, and the sweep
+ * finishes what an action left undone.
  */
 
 export interface LifecycleDeps extends ReconcileDeps {
@@ -232,10 +233,17 @@ async function recordItem(
     event: item.lifecycleEvent,
   };
   if (item.lifecycleEvent === 'subscriptionRemoved') {
-    const confirmed = await removalConfirmed(deps, start, item.subscriptionId);
-    if (!confirmed) {
+    const removal = await confirmRemoval(deps, start, item.subscriptionId);
+    if (removal.kind === 'alreadyRecorded') return { kind: 'stale' };
+    if (removal.kind === 'live') {
       log.info('subscriptionRemoved for a subscription Graph still has; stale or replayed', where);
       return { kind: 'stale' };
+    }
+    if (removal.kind === 'unconfirmed') {
+      log.warn('subscriptionRemoved could not be confirmed; recorded all the same', {
+        ...where,
+        status: removal.status,
+      });
     }
   }
   if (!(lifecycleEvents as readonly string[]).includes(item.lifecycleEvent)) {
@@ -266,23 +274,36 @@ async function recordItem(
   return { kind: 'gone' };
 }
 
+type RemovalCheck =
+  | { readonly kind: 'confirmed' }
+  | { readonly kind: 'live' }
+  | { readonly kind: 'alreadyRecorded' }
+  | { readonly kind: 'unconfirmed'; readonly status: number };
+
 /**
  * One GET of the id the event names: 404 confirms the removal; a subscription Graph still
- * serves means the event is stale or replayed. Other failures throw (the queue retries).
+ * serves means the event is stale or replayed. Only that answer stops the event: when Graph
+ * answers anything else (403 while the tenant's consent is revoked, 5xx or a timeout after the
+ * retries), the event is recorded unconfirmed. Dropping a real removal loses the owner's
+ * notifications until someone notices; recording a replayed one costs a create that Graph
+ * answers 409, and the reconciler adopts the live subscription.
+ * NOTE: throwing here instead made the queue deliver the message again until it went to the
+ * poison queue (5 tries), so a removal sent during a revocation was lost (chaos seed 20260901).
  */
-async function removalConfirmed(
+async function confirmRemoval(
   deps: ReconcileDeps,
   row: StoredSubscription,
   graphId: string,
-): Promise<boolean> {
+): Promise<RemovalCheck> {
   // NOTE: a row already waiting to be recreated needs no confirmation and no second record.
-  if (row.status === 'removed' || row.status === 'pending') return false;
+  if (row.status === 'removed' || row.status === 'pending') return { kind: 'alreadyRecorded' };
   try {
     await deps.graph.get(row.definition.tenantId, graphId);
-    return false;
+    return { kind: 'live' };
   } catch (e) {
-    if (isGraphError(e) && e.status === 404) return true;
-    throw e;
+    if (!isGraphError(e)) throw e;
+    if (e.status === 404) return { kind: 'confirmed' };
+    return { kind: 'unconfirmed', status: e.status };
   }
 }
 

@@ -215,6 +215,34 @@ describe('lifecycle intake', () => {
     expect(resync.messages.filter((m) => m.key === 'intake-removed')).toHaveLength(1);
   });
 
+  test('when Graph refuses the confirming GET (consent revoked), then the removal is recorded all the same, the queue message is done, and it is recreated with a resync once consent is back', async () => {
+    const [row] = await onGraph('intake-removed-revoked');
+    h.sim.loseSubscription(row!.graphSubscriptionId!);
+    h.sim.revokePermission(h.tenantId);
+    try {
+      h.sim.resetCalls();
+      expect((await post([item(row!, 'subscriptionRemoved')])).status).toBe(202);
+      const [result] = await runQueue();
+
+      expect(result).toMatchObject({ recorded: 1, stale: 0 });
+      expect(graphCalls()[0]).toMatchObject({ kind: 'get', status: 403 });
+      expect(await deps.intake!.receive(1, 1)).toHaveLength(0);
+      expect(await h.read('intake-removed-revoked')).toMatchObject({ generation: 1 });
+    } finally {
+      h.sim.restorePermission(h.tenantId);
+    }
+    h.clock.advance(60 * minute);
+    await runSweep(deps, deps.sweepOptions);
+
+    const after = await h.read('intake-removed-revoked');
+    expect(after).toMatchObject({
+      status: 'active',
+      generation: 2,
+      resyncReason: 'subscriptionRemoved',
+    });
+    expect(resync.messages.filter((m) => m.key === 'intake-removed-revoked')).toHaveLength(1);
+  });
+
   test('when missed repeats, then one resync message goes out until the owner acknowledges it', async () => {
     const [row] = await onGraph('intake-missed');
     const sent = () => resync.messages.filter((m) => m.key === 'intake-missed').length;
