@@ -8,6 +8,8 @@ export default tseslint.config(
     ignores: [
       'dist/**',
       'dist-tools/**',
+      '.package/**',
+      '.dist-next/**',
       'node_modules/**',
       'coverage/**',
       '**/*.js',

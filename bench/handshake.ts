@@ -10,7 +10,7 @@ import { percentile, round } from './support/stats';
  * answers one validation handshake through the exported handler (time from process start to
  * the answer; the median of a few fresh processes). handshake.p99Us: the p99 of 10,000 warm
  * handshakes through the same export in this process, timed from the call to the answer.
- * Graph gives the handshake 10 seconds (graph-facts section 4), cold start included.
+ * Graph gives the handshake 10 seconds (docs/graph-rules.md#validation-handshake), cold start included.
  */
 
 const coldRuns = 5;

@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ackScenario } from './ack';
+import { driftCheckScenario } from './driftCheck';
 import { handshakeScenario } from './handshake';
+import { healthScenario } from './health';
 import { multiTenantScenario } from './multiTenant';
 import { storeReadsScenario } from './storeReads';
 import { BenchContext, since, type BenchOptions, type Scenario } from './support/context';
@@ -34,8 +36,10 @@ const scenarios: readonly Scenario[] = [
   sweepSequentialScenario,
   multiTenantScenario,
   storeReadsScenario,
+  healthScenario,
   sweepMemoryScenario,
   ackScenario,
+  driftCheckScenario,
 ];
 
 interface Arguments {

@@ -5,7 +5,7 @@ import { globalOptions, type CommandSpec, type OptionSpec } from './commandLine'
 export const settingsHelp = `Settings:
   Read from the environment, as the functions read their app settings (STORAGE_CONNECTION,
   SUBSCRIPTIONS_TABLE, RESYNC_QUEUE, GRAPH_*, AZURE_*, LIFECYCLE_NOTIFICATION_URL, SWEEP_*;
-  see the README). When a local.settings.json exists in the current directory, its "Values"
+  see docs/settings.md). When a local.settings.json exists in the current directory, its "Values"
   fill in every setting the environment leaves unset or empty, as \`func start\` does, so the
   CLI can run next to the app's local settings. A configuration error names every bad setting
   (never its value) and exits 1.`;

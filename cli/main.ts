@@ -12,6 +12,7 @@ import { applyCommand } from './commands/apply';
 import { checkConfigSpec, runCheckConfig } from './commands/checkConfig';
 import { deleteCommand } from './commands/delete';
 import { listCommand } from './commands/list';
+import { permissionsCommand } from './commands/permissions';
 import { resyncAckCommand } from './commands/resyncAck';
 import { showCommand } from './commands/show';
 import { statusCommand } from './commands/status';
@@ -37,6 +38,7 @@ const commands: readonly Command[] = [
   deleteCommand,
   sweepCommand,
   statusCommand,
+  permissionsCommand,
   verifyCommand,
   resyncAckCommand,
 ];

@@ -19,13 +19,19 @@ export function redactSecrets(text: string, config?: Config): string {
 
 function configuredSecrets(config: Config | undefined): string[] {
   if (config === undefined) return [];
-  const secrets = [config.storage.connection, config.identity.clientSecret ?? ''];
+  const storage = config.storage.connection;
+  const connectionString = storage.kind === 'connectionString' ? storage.connectionString : '';
+  const secrets = [
+    connectionString,
+    config.identity.clientSecret ?? '',
+    config.identity.clientCertificate ?? '',
+  ];
   const lifecycle = config.lifecycleNotificationUrl;
   if (lifecycle !== undefined) {
     secrets.push(lifecycle);
     for (const value of new URL(lifecycle).searchParams.values()) secrets.push(value);
   }
-  for (const part of config.storage.connection.split(';')) {
+  for (const part of connectionString.split(';')) {
     const [name, ...rest] = part.split('=');
     if (/^(AccountKey|SharedAccessSignature)$/i.test((name ?? '').trim())) {
       secrets.push(rest.join('='));

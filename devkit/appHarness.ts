@@ -5,6 +5,7 @@ import { createGraphSubscriptions } from '../shared/graph/createGraphSubscriptio
 import type { Logger, LogProperties } from '../shared/logger';
 import type { SubscriptionStore } from '../shared/store/subscriptionStore';
 import { InMemorySubscriptionStore } from './inMemorySubscriptionStore';
+import { QueueLifecycleIntake } from '../shared/lifecycle/intakeQueue';
 import {
   TableSubscriptionStore,
   type TableSubscriptionStoreOptions,
@@ -79,11 +80,11 @@ export function simulatorAppSettings(
 ): Record<string, string> {
   return {
     GRAPH_BASE_URL: sim.graphUrl,
-    AZURE_TENANT_ID: tenantId,
-    AZURE_CLIENT_ID: sim.clientId,
-    AZURE_CLIENT_SECRET: sim.clientSecret,
-    AZURE_AUTHORITY_HOST: sim.authorityHost,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    GRAPH_TENANT_ID: tenantId,
+    GRAPH_CLIENT_ID: sim.clientId,
+    GRAPH_CLIENT_SECRET: sim.clientSecret,
+    GRAPH_AUTHORITY_HOST: sim.authorityHost,
+    GRAPH_DISABLE_INSTANCE_DISCOVERY: 'true',
   };
 }
 
@@ -98,6 +99,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const config = loadConfig({
     STORAGE_CONNECTION: azuriteConnectionString(),
     SUBSCRIPTIONS_TABLE: uniqueTableName(),
+    LIFECYCLE_QUEUE: `li-${uniqueTableName().toLowerCase()}`,
     ...simulatorAppSettings(sim),
     LIFECYCLE_NOTIFICATION_URL: 'https://keeper.example.com/api/lifecycle?code=function-key',
     ...options.env,
@@ -129,8 +131,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       push({ level: 'error', message, properties });
     },
   };
+  const intake = QueueLifecycleIntake.fromConfig(config.storage);
   const instance = (): AppDependencies => ({
-    ...coreDependencies({ config, clock, store, graph }),
+    ...coreDependencies({ config, clock, store, graph, intake }),
     log,
   });
   const deps = instance();

@@ -62,28 +62,45 @@ export function developmentAccount(): { name: string; key: string } {
   };
 }
 
-export function connectionStringFor(ports: {
-  blobPort: number;
-  queuePort: number;
-  tablePort: number;
-}): string {
+export function connectionStringFor(
+  ports: {
+    blobPort: number;
+    queuePort: number;
+    tablePort: number;
+  },
+  protocol: 'http' | 'https' = 'http',
+): string {
   const { name, key } = developmentAccount();
   return [
-    'DefaultEndpointsProtocol=http',
+    `DefaultEndpointsProtocol=${protocol}`,
     `AccountName=${name}`,
     `AccountKey=${key}`,
-    `BlobEndpoint=http://${host}:${ports.blobPort}/${name}`,
-    `QueueEndpoint=http://${host}:${ports.queuePort}/${name}`,
-    `TableEndpoint=http://${host}:${ports.tablePort}/${name}`,
+    `BlobEndpoint=${protocol}://${host}:${ports.blobPort}/${name}`,
+    `QueueEndpoint=${protocol}://${host}:${ports.queuePort}/${name}`,
+    `TableEndpoint=${protocol}://${host}:${ports.tablePort}/${name}`,
   ].join(';');
+}
+
+export interface AzuriteOptions {
+  /**
+   * Serve HTTPS with this certificate and key (PEM files) and accept OAuth bearer tokens
+   * (`--oauth basic`: issuer, audience and lifetime are checked, not the signature). Azurite
+   * accepts tokens over HTTPS only. The connection string then uses https://.
+   */
+  readonly oauthOverHttps?: { readonly certPath: string; readonly keyPath: string };
 }
 
 /**
  * Starts Azurite in memory on free loopback ports, telemetry off. The child is the server itself
  * (not npx), connected over IPC so that it exits on its own when this process goes away.
  */
-export async function startAzurite(): Promise<RunningAzurite> {
+export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
   const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
+  const https = options.oauthOverHttps;
+  const httpsArgs =
+    https === undefined
+      ? []
+      : ['--oauth', 'basic', '--cert', https.certPath, '--key', https.keyPath];
   const child: ChildProcess = fork(
     path.join(__dirname, 'azuriteProcess.js'),
     [
@@ -104,6 +121,7 @@ export async function startAzurite(): Promise<RunningAzurite> {
       host,
       '--tablePort',
       String(tablePort),
+      ...httpsArgs,
     ],
     { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
   );
@@ -132,7 +150,10 @@ export async function startAzurite(): Promise<RunningAzurite> {
     blobPort,
     queuePort,
     tablePort,
-    connectionString: connectionStringFor({ blobPort, queuePort, tablePort }),
+    connectionString: connectionStringFor(
+      { blobPort, queuePort, tablePort },
+      https === undefined ? 'http' : 'https',
+    ),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         // NOTE: the server process also waits on its IPC channel; closing it lets it exit at once.

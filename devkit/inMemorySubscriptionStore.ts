@@ -12,8 +12,7 @@ import {
 } from '../shared/store/subscriptionEntity';
 import {
   claimedState,
-  StoreConflictError,
-  StoreNotFoundError,
+  StoreError,
   type ListDueOptions,
   type ListOptions,
   type SubscriptionPage,
@@ -54,6 +53,8 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
   /** tenant -> Graph subscription id -> key */
   private readonly graphIndexes = new Map<string, Map<string, string>>();
   private writes = 0;
+  /** key -> tenant: the key reservations (keys are unique across tenants). */
+  private readonly reservations = new Map<string, string>();
 
   constructor(private readonly options: InMemorySubscriptionStoreOptions = {}) {}
 
@@ -64,11 +65,17 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
       await this.options.faults?.beforeWrite?.('registry', { tenantId, key });
       this.registry.add(tenantId);
     }
+    await this.options.faults?.beforeWrite?.('reservation', { tenantId, key });
+    const heldByTenant = this.reservations.get(key);
+    if (heldByTenant !== undefined && heldByTenant !== tenantId) {
+      throw new StoreError('keyInUse', { tenantId, key, heldByTenant });
+    }
+    this.reservations.set(key, tenantId);
     await this.options.faults?.beforeWrite?.('transaction', { tenantId, key });
     const graphId = subscription.graphSubscriptionId;
-    if (this.partition(tenantId).has(key)) throw new StoreConflictError(tenantId, key);
+    if (this.partition(tenantId).has(key)) throw new StoreError('conflict', { tenantId, key });
     if (graphId !== undefined && this.graphIndex(tenantId).has(graphId)) {
-      throw new StoreConflictError(tenantId, key);
+      throw new StoreError('conflict', { tenantId, key });
     }
     if (graphId !== undefined) this.graphIndex(tenantId).set(graphId, key);
     return this.put(subscription);
@@ -77,6 +84,11 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
   get(tenantId: string, key: string): Promise<StoredSubscription | undefined> {
     const entry = this.partitions.get(tenantId)?.get(key);
     return Promise.resolve(entry === undefined ? undefined : storedOf(entry));
+  }
+
+  async findByKey(key: string): Promise<StoredSubscription | undefined> {
+    const tenantId = this.reservations.get(key);
+    return tenantId === undefined ? undefined : this.get(tenantId, key);
   }
 
   async findByGraphId(
@@ -102,7 +114,8 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
     const after = next.graphSubscriptionId;
     if (before !== after) {
       const index = this.graphIndex(tenantId);
-      if (after !== undefined && index.has(after)) throw new StoreConflictError(tenantId, key);
+      if (after !== undefined && index.has(after))
+        throw new StoreError('conflict', { tenantId, key });
       if (before !== undefined) index.delete(before);
       if (after !== undefined) index.set(after, key);
     }
@@ -125,10 +138,12 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
     const graphId = entry.subscription.graphSubscriptionId;
     if (graphId !== undefined) this.graphIndex(tenantId).delete(graphId);
     this.partition(tenantId).delete(key);
+    if (this.reservations.get(key) === tenantId) this.reservations.delete(key);
   }
 
   async *listDue(before: Date, options: ListDueOptions = {}): AsyncIterable<StoredSubscription> {
-    if (Number.isNaN(before.getTime())) throw new RangeError('before must be a valid date');
+    if (Number.isNaN(before.getTime()))
+      throw new StoreError('badInput', {}, 'before must be a valid date');
     const tenants = options.tenantId === undefined ? this.sortedTenants() : [options.tenantId];
     for (const tenantId of tenants) {
       const partition = this.partitions.get(tenantId);
@@ -165,7 +180,7 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
       options.tenantId !== undefined &&
       start.tenantId !== options.tenantId
     ) {
-      throw new RangeError('continuationToken belongs to another tenant filter');
+      throw new StoreError('badInput', {}, 'continuationToken belongs to another tenant filter');
     }
     const tenants = (
       options.tenantId === undefined ? this.sortedTenants() : [options.tenantId]
@@ -209,11 +224,11 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
       .sort(compare);
   }
 
-  /** The entry `etag` was issued for: `StoreNotFoundError` when gone, conflict when changed. */
+  /** The entry `etag` was issued for: `StoreError` `notFound` when gone, conflict when changed. */
   private entryFor(tenantId: string, key: string, etag: string): Entry {
     const entry = this.partitions.get(tenantId)?.get(key);
-    if (entry === undefined) throw new StoreNotFoundError(tenantId, key);
-    if (entry.etag !== etag) throw new StoreConflictError(tenantId, key);
+    if (entry === undefined) throw new StoreError('notFound', { tenantId, key });
+    if (entry.etag !== etag) throw new StoreError('conflict', { tenantId, key });
     return entry;
   }
 
@@ -285,5 +300,5 @@ function decodeListToken(token: string): ListPosition {
   } catch {
     // Falls through to the error below: not JSON, so not ours.
   }
-  throw new RangeError('continuationToken was not issued by this store');
+  throw new StoreError('badInput', {}, 'continuationToken was not issued by this store');
 }

@@ -12,6 +12,7 @@ import {
   type HttpResponseInit,
   type LogLevel,
 } from '@azure/functions';
+import { parseLogLine } from '../shared/logger';
 import { recordLogLine } from './testLogSink';
 
 /**
@@ -67,7 +68,10 @@ export function capturingContext(onLog: (line: HandlerLogLine) => void): Invocat
 }
 
 function toLogLine(level: LogLevel, args: readonly unknown[]): HandlerLogLine {
-  const [message, properties] = args;
+  const [first] = args;
+  // NOTE: the app logs one string per line, `message {json}` (shared/logger.ts formatLogLine).
+  const line = args.length === 1 && typeof first === 'string' ? parseLogLine(first) : undefined;
+  const [message, properties] = line === undefined ? args : [line.message, line.properties];
   return {
     level,
     message: typeof message === 'string' ? message : JSON.stringify(message),

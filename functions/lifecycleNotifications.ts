@@ -16,7 +16,7 @@ export function lifecycleHandler(
 ): (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> {
   return async (request, context) => {
     // NOTE: the handshake is answered first, before any credential, client or table is built, so
-    // a cold start cannot cost Graph's 10-second deadline (graph-facts section 4).
+    // a cold start cannot cost Graph's 10-second deadline (docs/graph-rules.md#validation-handshake).
     if (request.query.has('validationToken')) {
       return answerValidationHandshake(request.query.get('validationToken'));
     }

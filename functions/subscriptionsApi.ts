@@ -12,7 +12,7 @@ import {
 } from '../shared/operations/subscriptionOperations';
 import { verifySubscription } from '../shared/operations/verify';
 import type { ActionReport } from '../shared/renewal/reconcile';
-import type { SubscriptionPage } from '../shared/store/subscriptionStore';
+import { isStoreError, type SubscriptionPage } from '../shared/store/subscriptionStore';
 import {
   subscriptionStatuses,
   tenantIdPattern,
@@ -173,7 +173,7 @@ async function listRoute(request: HttpRequest, core: AppDependencies): Promise<H
     });
   } catch (e) {
     // NOTE: the store refuses a token it did not issue, or one issued for another tenant filter.
-    if (!(e instanceof RangeError)) throw e;
+    if (!isStoreError(e, 'badInput')) throw e;
     return invalidQuery([
       {
         field: 'continuationToken',

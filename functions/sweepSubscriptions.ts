@@ -1,13 +1,15 @@
 import { app, InvocationContext, Timer } from '@azure/functions';
 import { appDependencies } from '../shared/composition';
-import { loadConfig } from '../shared/config';
+import { sweepScheduleFor } from '../shared/config';
 import { sweepAndRecord } from '../shared/operations/sweepOperation';
 import type { SweepSummary } from '../shared/renewal/sweep';
 import { invocationLogger } from './support/invocationLogger';
 
 /**
  * Timer: keeps every managed subscription alive (renew, recreate, reauthorize, delete).
- * The schedule is SWEEP_SCHEDULE; invalid settings stop the app at start with one error.
+ * The schedule is SWEEP_SCHEDULE, read without throwing (the default when it is unusable);
+ * invalid settings fail each run with one error naming every bad key, and never stop the entry
+ * file from loading: the worker would then index no function at all.
  */
 export async function sweepSubscriptions(
   timer: Timer,
@@ -27,7 +29,7 @@ export async function sweepSubscriptions(
 }
 
 app.timer('sweepSubscriptions', {
-  schedule: loadConfig().sweep.schedule,
+  schedule: sweepScheduleFor(),
   runOnStartup: false,
   useMonitor: true,
   handler: sweepSubscriptions,

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ReferencedCertificates, type CertificateSource } from './certificates/certificateSource';
-import { AzureKeyVaultCertificates } from './certificates/keyVaultCertificateReader';
-import { createCredential } from './graph/credentials';
+import {
+  AzureKeyVaultCertificates,
+  keyVaultCredentialFor,
+} from './certificates/keyVaultCertificateReader';
 import {
   JwksValidationTokens,
   validationTokenOptionsFor,
@@ -9,6 +11,10 @@ import {
 } from './lifecycle/validationTokens';
 import { systemClock, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
+import { tenantRefusalFor } from './graph/credentials';
+import { markingGraphSubscriptions } from './drift/deploymentMarker';
+import { InMemoryDriftRecords, TableDriftRecords, type DriftRecords } from './drift/driftRecords';
+import { ListPacer } from './drift/listPacer';
 import { checkDefinition } from './graph/definitionChecks';
 import { createGraphSubscriptions } from './graph/createGraphSubscriptions';
 import type { GraphSubscriptions } from './graph/graphSubscriptions';
@@ -22,6 +28,7 @@ import { WritePacer, type PaceLimits } from './renewal/writePacer';
 import type { SubscriptionStore } from './store/subscriptionStore';
 import { TableSubscriptionStore } from './store/tableSubscriptionStore';
 import { QueueResyncPublisher } from './resync/queueResyncPublisher';
+import { QueueLifecycleIntake, type LifecycleIntakeQueue } from './lifecycle/intakeQueue';
 import type { ResyncPublisher } from './resync/resyncPublisher';
 import { InMemorySweepRecords, TableSweepRecords, type SweepRecords } from './store/sweepRecords';
 
@@ -36,6 +43,10 @@ export interface AppDependencies extends LifecycleDeps {
   readonly sweepOptions: SweepOptions;
   /** Where the outcome of each sweep is kept for `health`. */
   readonly sweepRecords: SweepRecords;
+  /** When each tenant was last checked for drift, for `health` (shared/drift/). */
+  readonly driftRecords: DriftRecords;
+  readonly listPacer: ListPacer;
+  readonly deploymentId: string;
   /** Referenced encryption certificates (Key Vault, app settings); none: references refused. */
   readonly certificates?: CertificateSource | undefined;
   /** Checks the validationTokens of rich lifecycle notification collections. */
@@ -56,13 +67,17 @@ export interface CoreParts {
   readonly paceWindowMs?: number;
   readonly instanceId?: string;
   readonly inlineBudgetMs?: number;
+  /** The lifecycle intake queue. Default: none (the lifecycle endpoint answers 503). */
+  readonly intake?: LifecycleIntakeQueue;
+  /** Default: in memory. */
+  readonly driftRecords?: DriftRecords;
   /** Referenced encryption certificates. Default: app settings only, no Key Vault. */
   readonly certificates?: CertificateSource;
   /** Default: the cloud's identity platform keys and issuers (or their settings). */
   readonly validationTokens?: ValidationTokenChecker;
 }
 
-/** Graph's subscription API limits (graph-facts 6.2) with the configured share of writes. */
+/** Graph's subscription API limits (docs/graph-rules.md#limits-and-throttling) with the configured share of writes. */
 export function paceLimitsFor(config: Config, windowMs = 20_000): PaceLimits {
   return {
     windowMs,
@@ -93,10 +108,14 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
   return {
     config,
     store: parts.store,
-    graph: parts.graph,
+    // NOTE: what this deployment creates carries its marker, so the drift check knows its own.
+    graph: markingGraphSubscriptions(parts.graph, config.drift.deploymentId),
     clock,
     resync: parts.resync,
     sweepRecords: parts.sweepRecords ?? new InMemorySweepRecords(),
+    driftRecords: parts.driftRecords ?? new InMemoryDriftRecords(),
+    listPacer: new ListPacer(clock, parts.paceWindowMs),
+    deploymentId: config.drift.deploymentId,
     validationTokens:
       parts.validationTokens ??
       new JwksValidationTokens({ ...validationTokenOptionsFor(config), clock }),
@@ -110,14 +129,19 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
     // NOTE: a claim must outlive the Graph call it guards, retries and waits included.
     claimTtlMs: config.graphTimeoutMs + 30_000,
     inlineBudgetMs: parts.inlineBudgetMs ?? config.lifecycle.inlineBudgetMs,
-    checkDefinition: (sub) =>
-      checkDefinition(
+    intake: parts.intake,
+    checkDefinition: (sub) => {
+      const problems = checkDefinition(
         { ...sub.definition, clientState: sub.clientState },
         {
           cloud: config.graph.cloud,
           defaultLifecycleNotificationUrl: config.lifecycleNotificationUrl,
         },
-      ).map((p) => `${p.field}: ${p.message}`),
+      ).map((p) => `${p.field}: ${p.message}`);
+      // NOTE: rows stored before the credential changed are held to it too, before any Graph call.
+      const refusal = tenantRefusalFor(config.identity, sub.definition.tenantId);
+      return refusal === undefined ? problems : [...problems, `tenantId: ${refusal}`];
+    },
     requiredPermissionsFor: (resource, operation) => requiredPermissionsFor(resource, operation),
     sweepOptions: {
       concurrencyPerTenant: config.sweep.concurrencyPerTenant,
@@ -157,7 +181,9 @@ export function productionDependencies(
     clock,
     store: TableSubscriptionStore.fromConfig(config.storage),
     resync: QueueResyncPublisher.fromConfig(config.storage),
+    intake: QueueLifecycleIntake.fromConfig(config.storage),
     sweepRecords: TableSweepRecords.fromConfig(config.storage),
+    driftRecords: TableDriftRecords.fromConfig(config.storage),
     graph: createGraphSubscriptions(config, {
       clock,
       retry: { timeoutMs: config.graphTimeoutMs },
@@ -166,7 +192,7 @@ export function productionDependencies(
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
     certificates: new ReferencedCertificates({
       keyVault: new AzureKeyVaultCertificates(
-        createCredential(config.identity, config.graph.cloud),
+        keyVaultCredentialFor(config.identity, config.graph.cloud),
       ),
       settings: config.certificates.pemSettings,
       clock,

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { LogLevel } from '@azure/functions';
 import { z } from 'zod';
+import { InvocationContext } from '@azure/functions';
+import { lifecycleIntakeHandler } from '../functions/lifecycleIntake';
 import { lifecycleHandler } from '../functions/lifecycleNotifications';
+import type { IntakeResult } from '../shared/lifecycle/handleLifecycleNotifications';
+import { QueueLifecycleIntake } from '../shared/lifecycle/intakeQueue';
 import { coreDependencies, type AppDependencies } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { createGraphSubscriptions } from '../shared/graph/createGraphSubscriptions';
@@ -88,9 +92,12 @@ function sandboxDefinitions(ownerUrl: string): Array<Record<string, unknown>> {
   return [
     {
       ...common,
-      key: 'presence-ada',
-      resource: `communications/presences/${user}`,
-      changeType: 'updated',
+      // NOTE: the 60-minute case, on a resource an app-only credential can keep alive
+      // (presence has no application permission: apply refuses it).
+      key: 'channel-ops',
+      resource: 'teams/3f1c9a7e-2b4d-4e6f-8a0c-1d2e3f4a5b6c/channels/19:ops@thread.tacv2/messages',
+      changeType: 'created,updated',
+      lifetimeMinutes: 60,
     },
     {
       ...common,
@@ -110,7 +117,7 @@ function sandboxDefinitions(ownerUrl: string): Array<Record<string, unknown>> {
       ...common,
       key: 'drive-team-docs',
       resource: 'drives/b!Xq3ZsTn0m0WyP1o4r2kLzA/root',
-      // Drive roots support only `updated` (graph-facts section 1).
+      // Drive roots support only `updated` (https://learn.microsoft.com/graph/api/resources/subscription).
       changeType: 'updated',
     },
     {
@@ -142,11 +149,11 @@ const lastSweepMinute = 145;
 const sweepOffsetMs = 30_000;
 
 /**
- * The script: a sweep every 5 simulated minutes, and what Graph does in between. Presence and the
- * chat (55-minute expiry) are renewed at T+0:40, 1:25 and 2:10; the other lifetimes are days.
+ * The script: a sweep every 5 simulated minutes, and what Graph does in between. The channel
+ * and the chat (55-minute expiry) are renewed at T+0:40, 1:25 and 2:10; the other lifetimes are days.
  * - T+0:20 `reauthorizationRequired` for the mail: reauthorized inline.
  * - T+0:30 `missed` for the directory: a resync message.
- * - T+0:42 `reauthorizationRequired` for presence, renewed 2 minutes before: it waits out
+ * - T+0:42 `reauthorizationRequired` for the channel, renewed 2 minutes before: it waits out
  *   Graph's 10-minute rule and the sweep reauthorizes it.
  * - T+0:45 the chat is dropped without a word: its next renewal gets 404 and recreates it.
  * - T+1:00 `subscriptionRemoved` for the drive: recreated inline, with a resync message.
@@ -162,7 +169,7 @@ function sandboxScript(): Step[] {
     {
       atMs: 42 * minute,
       kind: 'lifecycle',
-      key: 'presence-ada',
+      key: 'channel-ops',
       event: 'reauthorizationRequired',
     },
     { atMs: 45 * minute, kind: 'lose', key: 'chat-launch-team' },
@@ -180,10 +187,36 @@ const scenarioMs = lastSweepMinute * minute + sweepOffsetMs;
 
 const lifecycleAnswerSchema = z.object({
   received: z.number(),
-  recorded: z.number(),
-  completed: z.number(),
-  deferred: z.number(),
+  queued: z.number(),
 });
+
+/** Runs the lifecycleIntake queue function over what the intake queue holds, as the host would. */
+async function runIntakeQueue(deps: AppDependencies): Promise<IntakeResult[]> {
+  const intake = deps.intake;
+  const results: IntakeResult[] = [];
+  if (intake === undefined) return results;
+  const handler = lifecycleIntakeHandler(deps);
+  for (let batch = await intake.receive(32, 60); batch.length > 0;) {
+    for (const message of batch) {
+      results.push(
+        await handler(message.body, new InvocationContext({ functionName: 'lifecycleIntake' })),
+      );
+      await intake.remove(message);
+    }
+    batch = await intake.receive(32, 60);
+  }
+  return results;
+}
+
+function intakeText(results: readonly IntakeResult[]): string {
+  if (results.length === 0) return 'lifecycleIntake queue function: nothing queued';
+  const recorded = results.reduce((n, r) => n + r.recorded, 0);
+  const actions = results
+    .flatMap((r) => r.actions)
+    .map((a) => `${a.action} ${a.outcome}`)
+    .join(', ');
+  return `lifecycleIntake queue function acted on it: ${recorded} recorded${actions === '' ? '' : ` -> ${actions}`}`;
+}
 
 /**
  * Stops what was started, last first; never throws (each failure is reported). Once run, what is
@@ -344,12 +377,13 @@ async function runScenario(
     STORAGE_CONNECTION: azurite.connectionString,
     SUBSCRIPTIONS_TABLE: 'subscriptions',
     RESYNC_QUEUE: 'subscription-resync',
+    LIFECYCLE_QUEUE: 'lifecycle-intake',
     GRAPH_BASE_URL: sim.graphUrl,
-    AZURE_TENANT_ID: sandboxTenant,
-    AZURE_CLIENT_ID: sim.clientId,
-    AZURE_CLIENT_SECRET: sim.clientSecret,
-    AZURE_AUTHORITY_HOST: sim.authorityHost,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    GRAPH_TENANT_ID: sandboxTenant,
+    GRAPH_CLIENT_ID: sim.clientId,
+    GRAPH_CLIENT_SECRET: sim.clientSecret,
+    GRAPH_AUTHORITY_HOST: sim.authorityHost,
+    GRAPH_DISABLE_INSTANCE_DISCOVERY: 'true',
     LIFECYCLE_NOTIFICATION_URL: served.url,
   };
   const config = loadConfig(settings);
@@ -368,6 +402,7 @@ async function runScenario(
       clock,
       store,
       resync,
+      intake: QueueLifecycleIntake.fromConfig(config.storage),
       sweepRecords: TableSweepRecords.fromConfig(config.storage),
       graph: createGraphSubscriptions(config, {
         clock,
@@ -512,6 +547,9 @@ async function runScenario(
     await observe([
       { ...on, kind: 'lifecycleEvent', text: lifecycleText(step.event, graphId, answer) },
     ]);
+    // The queue trigger fires right after: the lifecycleIntake function on what was queued.
+    const acted = await runIntakeQueue(deps);
+    await observe([{ ...on, kind: 'lifecycleEvent', text: intakeText(acted) }]);
   }
 
   checkpoint();
@@ -714,7 +752,7 @@ function printKeepInstructions(
   out(`Then try: npm run cli -- status, npm run cli -- sweep --dry-run,`);
   out(`          npm run cli -- apply --file ${exampleFile}`);
   out('');
-  out("AZURE_CLIENT_SECRET is the Graph simulator's throwaway secret for this run, and the key in");
+  out("GRAPH_CLIENT_SECRET is the Graph simulator's throwaway secret for this run, and the key in");
   out("STORAGE_CONNECTION is Azurite's published development key: both are local to this sandbox,");
   out("not credentials of any real tenant or account. NODE_EXTRA_CA_CERTS trusts the simulator's");
   out('test CA in the CLI process only.');
@@ -759,9 +797,7 @@ function lifecycleText(
     if (!(e instanceof SyntaxError)) throw e;
   }
   const detail =
-    parsed === undefined
-      ? ''
-      : `: ${parsed.recorded} recorded, ${parsed.completed} done inline${parsed.deferred > 0 ? `, ${parsed.deferred} left to the sweep` : ''}`;
+    parsed === undefined ? '' : ` (received ${parsed.received}, queued ${parsed.queued})`;
   return `${sent}; the lifecycle function answered ${answer.status}${detail}`;
 }
 

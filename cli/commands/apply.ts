@@ -35,6 +35,10 @@ export interface ApplyOutcome {
   readonly status?: SubscriptionStatus;
   readonly graphSubscriptionId?: string | null;
   readonly expirationDateTime?: string | null;
+  /** Application permissions the definition needs across create, renew and reauthorize. */
+  readonly applicationPermissions?: readonly string[];
+  /** What the operator should know (no lifecycle URL, a resource outside the table). */
+  readonly warnings?: readonly string[];
   readonly error?: {
     readonly code: string;
     readonly message: string;
@@ -192,6 +196,8 @@ type Checked =
       readonly index: number;
       readonly key: string | null;
       readonly definition: SubscriptionDefinition;
+      readonly applicationPermissions: readonly string[];
+      readonly warnings: readonly string[];
     }
   | {
       readonly index: number;
@@ -201,9 +207,25 @@ type Checked =
 
 async function applyAll(ctx: CommandContext, inputs: readonly unknown[]): Promise<number> {
   const checked = checkAll(ctx, inputs);
-  const outcomes = await mapWithConcurrency(checked, applyConcurrency, (c) =>
-    'definition' in c ? applyOne(ctx, c.index, c.definition) : Promise.resolve(invalid(c)),
-  );
+  // NOTE: named before the first Graph call, on stderr so `--json` stays one document: an
+  // operator who grants only what create needs would otherwise learn the rest from a 403 at
+  // the first renewal (drive items and lists renew with the ReadWrite permission).
+  for (const c of checked) {
+    if (!('definition' in c)) continue;
+    const who = `[${c.index}] ${c.definition.key}`;
+    if (c.applicationPermissions.length > 0) {
+      ctx.io.err(
+        `${who}: needs application permissions in tenant ${c.definition.tenantId}: ` +
+          c.applicationPermissions.join(', '),
+      );
+    }
+    for (const w of c.warnings) ctx.io.err(`${who}: warning: ${w}`);
+  }
+  const outcomes = await mapWithConcurrency(checked, applyConcurrency, async (c) => {
+    if (!('definition' in c)) return invalid(c);
+    const outcome = await applyOne(ctx, c.index, c.definition);
+    return { ...outcome, applicationPermissions: c.applicationPermissions, warnings: c.warnings };
+  });
   ctx.print(outcomes, () => applyText(outcomes, ctx.deps.clock.now()));
   return outcomes.every((o) => o.ok) ? 0 : 1;
 }
@@ -213,7 +235,13 @@ function checkAll(ctx: CommandContext, inputs: readonly unknown[]): Checked[] {
     const key = keyOf(input);
     const parsed = parseDefinitionInput(input, { config: ctx.config });
     return parsed.ok
-      ? { index, key, definition: parsed.definition }
+      ? {
+          index,
+          key,
+          definition: parsed.definition,
+          applicationPermissions: parsed.applicationPermissions,
+          warnings: parsed.warnings,
+        }
       : { index, key, problems: parsed.problems };
   });
   // NOTE: two definitions with one key: which one is meant is unclear, so neither is applied.

@@ -10,7 +10,9 @@ export const checkConfigSpec: CommandSpec = {
   summary: 'Validate the settings and print the effective, non-secret configuration',
   description:
     'Loads the settings as every other command does (environment, then local.settings.json)\n' +
-    'and prints the configuration without secrets, or every bad setting by name.',
+    'and prints the configuration without secrets, or every bad setting by name (an\n' +
+    'unresolved Key Vault reference included). Says which Graph credential is used and\n' +
+    'whether GRAPH_CREDENTIAL named it or it was inferred.',
   positionals: [],
   options: [],
   jsonOutput: '{ ok: true, config } or { ok: false, problems: [{ key, message }] }.',
@@ -23,14 +25,37 @@ export function runCheckConfig(env: Environment, io: CliIo, json: boolean): numb
     const config = loadConfig(env);
     const secrets = settingsCatalog.filter((s) => s.secret).map((s) => s.name);
     const shown = {
+      storage:
+        config.storage.connection.kind === 'connectionString'
+          ? `connection string from ${config.storage.connection.setting}`
+          : `managed identity (${config.storage.connection.clientId === undefined ? 'system-assigned' : `client id ${config.storage.connection.clientId}`}) from ${config.storage.connection.setting}__*`,
+      storageTableService:
+        config.storage.connection.kind === 'managedIdentity'
+          ? config.storage.connection.tableServiceUri
+          : null,
+      storageQueueService:
+        config.storage.connection.kind === 'managedIdentity'
+          ? config.storage.connection.queueServiceUri
+          : null,
       storageTable: config.storage.table,
       resyncQueue: config.storage.resyncQueue,
       graphCloud: config.graph.cloud,
       graphBaseUrl: config.graph.baseUrl ?? null,
       graphApiVersion: config.graph.apiVersion,
+      graphCredential: config.identity.credential,
+      graphCredentialChosenBy:
+        config.identity.credentialChosenBy === 'GRAPH_CREDENTIAL'
+          ? 'GRAPH_CREDENTIAL'
+          : 'inferred from the GRAPH_ settings that are set (set GRAPH_CREDENTIAL to make it explicit)',
+      graphTenantId: config.identity.tenantId ?? null,
+      graphClientId: config.identity.clientId ?? null,
+      graphManagedIdentityClientId: config.identity.managedIdentityClientId ?? null,
       authorityHost: config.identity.authorityHost ?? null,
       disableInstanceDiscovery: config.identity.disableInstanceDiscovery,
       clientSecretSet: config.identity.clientSecret !== undefined,
+      clientCertificateSet:
+        config.identity.clientCertificate !== undefined ||
+        config.identity.clientCertificatePath !== undefined,
       lifecycleNotificationUrlSet: config.lifecycleNotificationUrl !== undefined,
       sweepSchedule: config.sweep.schedule,
       secretSettingsNotShown: secrets,

@@ -78,6 +78,10 @@ const why: Readonly<Record<string, string>> = {
     'Graph asked for reauthorization and it is due for renewal; a renew PATCH does both',
   'reauthorize reauthorizationRequired': 'Graph asked for reauthorization',
   'delete deleting': 'an operator deleted it; delete on Graph, then from the store',
+  'patch definitionChanged':
+    'its notification URL or certificate changed; PATCH on Graph (which also renews it)',
+  'recreate definitionChanged':
+    'a field Graph cannot PATCH changed; delete on Graph, then create (and request a resync)',
   'wait reauthorizeSpacing': 'no renew and reauthorize within 10 minutes of each other; later',
   'wait claimed': 'another worker is acting on it',
 };

@@ -73,7 +73,7 @@ function matches(rule: FaultRule, target: FaultTarget): boolean {
   return true;
 }
 
-/** Graph's error code for a status when the rule names none (graph-facts sections 6.3, 7). */
+/** Graph's error code for a status when the rule names none (docs/graph-rules.md#limits-and-throttling, docs/graph-rules.md#errors). */
 export function defaultFaultCode(status: number): string {
   switch (status) {
     case 400:
@@ -113,7 +113,7 @@ export function defaultFaultMessage(status: number, operation: string): string {
   }
 }
 
-/** The 403 text Graph gives when the app lacks permission (graph-facts section 7, S23). */
+/** The 403 text Graph gives when the app lacks permission (docs/graph-rules.md#errors). */
 export function accessDeniedMessage(operation: string): string {
   return `Operation: ${operation}; Exception: [Status Code: Forbidden; Reason: Access denied]`;
 }

@@ -1,6 +1,6 @@
 /**
  * Graph simulator: a loopback HTTPS server that behaves like Microsoft Graph's subscription API
- * (graph-facts.md) plus an Entra-like token endpoint that `@azure/identity` accepts. Production
+ * (docs/graph-rules.md) plus an Entra-like token endpoint that `@azure/identity` accepts. Production
  * code reaches it through the same path as real Graph: real HTTPS, real token acquisition.
  *
  * ## Trusting it from a consumer
@@ -56,7 +56,7 @@ export { startGraphSimulator } from './server';
 export { generateSimulatorTls } from './tls';
 export { classifyResource, minimumLifetimeMinutes } from './lifetimes';
 export { graphThrottleLimits } from './throttling';
-export { graphAudiences } from './tokens';
+export { graphAudiences, type FederatedIdentityCredential } from './tokens';
 export { graphMessages } from './subscriptions';
 export { validationMessages } from './webhooks';
 export { rawRequest, type RawRequestOptions, type RawResponse } from './rawClient';

@@ -3,21 +3,21 @@
  * names, its maximum lifetime and the creation rules that depend on it. Deliberately written
  * apart from the app's lifetime table, so the two can disagree and a test can catch it.
  *
- * Numbers: graph-facts section 2 (S1/S2 table); rules: graph-facts sections 1 and 2.
+ * Numbers: docs/graph-rules.md#lifetimes (the lifetimes table); rules: docs/graph-rules.md#the-subscription-resource and docs/graph-rules.md#lifetimes.
  */
 
 export interface ResourceRules {
   /** A short name for messages and tests, e.g. 'outlook', 'chatMessage', 'directory'. */
   readonly family: string;
   readonly maxMinutes: number;
-  /** Teams and Copilot: lifecycleNotificationUrl required above 1 h (graph-facts section 2). */
+  /** Teams and Copilot: lifecycleNotificationUrl required above 1 h (docs/graph-rules.md#lifetimes). */
   readonly lifecycleUrlRequiredOverOneHour: boolean;
 }
 
-/** A requested expiry less than this far ahead is raised to it (graph-facts section 2, S1). */
+/** A requested expiry less than this far ahead is raised to it (docs/graph-rules.md#lifetimes, learn.microsoft.com/graph/api/resources/subscription). */
 export const minimumLifetimeMinutes = 45;
 
-/** The Teams/Copilot lifecycle URL rule applies above this (graph-facts section 2). */
+/** The Teams/Copilot lifecycle URL rule applies above this (docs/graph-rules.md#lifetimes). */
 export const lifecycleUrlThresholdMinutes = 60;
 
 function rules(
@@ -67,7 +67,7 @@ export function resourceSegments(resource: string): string[] {
     .map((s) => s.toLowerCase());
 }
 
-/** Maximum lifetime and creation rules for a resource path (graph-facts section 2). */
+/** Maximum lifetime and creation rules for a resource path (docs/graph-rules.md#lifetimes). */
 export function classifyResource(resource: string, includeResourceData: boolean): ResourceRules {
   const s = resourceSegments(resource);
   const first = s[0] ?? '';
@@ -82,7 +82,7 @@ export function classifyResource(resource: string, includeResourceData: boolean)
   if (has('onlinemeetings')) {
     if (has('getallrecordings') || has('recordings')) return rules('callRecording', 4320);
     if (has('getalltranscripts') || has('transcripts')) return rules('callTranscript', 4320);
-    // NOTE: the S1 table lists onlineMeeting as both 4,320 and 4,230; 4,230 is the safe one.
+    // NOTE: Graph's lifetime table (docs/graph-rules.md#lifetimes) lists onlineMeeting as both 4,320 and 4,230; 4,230 is the safe one.
     return rules('onlineMeeting', 4230);
   }
   if (first === 'solutions' && s[1] === 'approval') return rules('approvalItem', 43200);
@@ -124,10 +124,10 @@ export function classifyResource(resource: string, includeResourceData: boolean)
   }
   const outlookRoot = first === 'users' || first === 'me' || first === 'groups';
   if (outlookRoot && (has('messages') || has('events') || has('contacts'))) {
-    // Basic 10,080 minutes; with resource data 1,440 (graph-facts section 2).
+    // Basic 10,080 minutes; with resource data 1,440 (docs/graph-rules.md#lifetimes).
     return includeResourceData ? rules('outlookRich', 1440) : rules('outlook', 10080);
   }
   if (directoryRoots.has(first) || first === 'me') return rules('directory', 41760);
-  // Unknown resources: the most common Graph lifetime (graph-facts section 2).
+  // Unknown resources: the most common Graph lifetime (docs/graph-rules.md#lifetimes).
   return rules('unknown', 4230);
 }

@@ -14,6 +14,7 @@ import {
   openIdConfiguration,
   tokenFaultBody,
   TokenService,
+  type FederatedIdentityCredential,
   type TokenCheck,
 } from './tokens';
 import type {
@@ -32,7 +33,7 @@ import { isLoopbackHost, postToLoopback } from './webhooks';
 const host = '127.0.0.1';
 /** Largest request body read; Graph's subscription bodies are a few KB. */
 const maxRequestBytes = 4 * 1024 * 1024;
-/** graph-facts section 5.1: Graph gives a (retried) notification POST 10 s. */
+/** docs/graph-rules.md#delivery-deadlines: Graph gives a (retried) notification POST 10 s. */
 const lifecyclePostTimeoutMs = 10_000;
 const graphJsonType =
   'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
@@ -100,7 +101,7 @@ function routeRequest(method: string, pathname: string): Route {
   return { area: 'none', kind: 'other' };
 }
 
-/** Graph's name for an operation in ExtensionError messages (graph-facts section 7). */
+/** Graph's name for an operation in ExtensionError messages (docs/graph-rules.md#errors). */
 function operationName(kind: CallKind): string {
   switch (kind) {
     case 'create':
@@ -236,6 +237,11 @@ class Simulator implements GraphSimulator {
     return this.api.snapshot(this.clock(), tenantId);
   }
 
+  /** Reauthorize/PATCH pairs on one subscription less than 10 minutes apart. */
+  spacingViolations(): readonly { id: string; call: 'reauthorize' | 'update'; at: Date }[] {
+    return [...this.api.spacingViolations];
+  }
+
   calls(): readonly SimulatedCall[] {
     return this.recorded.map((c) => ({ ...c, at: new Date(c.at) }));
   }
@@ -259,6 +265,10 @@ class Simulator implements GraphSimulator {
 
   loseSubscription(id: string): void {
     if (!this.api.lose(id, this.clock())) throw new Error(`No live subscription ${id} to lose.`);
+  }
+
+  addFederatedIdentityCredential(credential: FederatedIdentityCredential): void {
+    this.tokens.addFederatedIdentityCredential(credential);
   }
 
   revokePermission(tenantId: string): void {
@@ -292,7 +302,7 @@ class Simulator implements GraphSimulator {
   }
 
   /**
-   * graph-facts sections 3.2 and 3.4: a changeNotificationCollection per lifecycle URL. Every
+   * docs/graph-rules.md#lifecycle-notifications: a changeNotificationCollection per lifecycle URL. Every
    * item is checked before anything is sent or changed.
    */
   async sendLifecycleEvents(
@@ -305,7 +315,7 @@ class Simulator implements GraphSimulator {
       }
       const url = subscription.lifecycleNotificationUrl;
       if (url === null) {
-        // S3: subscriptions created without a lifecycle URL get no lifecycle notifications.
+        // learn.microsoft.com/graph/change-notifications-lifecycle-events: subscriptions created without a lifecycle URL get no lifecycle notifications.
         throw new Error(`Subscription ${item.subscriptionId} has no lifecycleNotificationUrl.`);
       }
       if (!isLoopbackHost(new URL(url).hostname)) {
@@ -464,7 +474,7 @@ class Simulator implements GraphSimulator {
     const { tid, appid } = auth.claims;
     const waitMs = this.throttle.admit(route.kind, appid, tid);
     if (waitMs !== undefined) {
-      // graph-facts section 6.3: 429 with Retry-After in seconds, fractional allowed.
+      // docs/graph-rules.md#limits-and-throttling: 429 with Retry-After in seconds, fractional allowed.
       this.sendGraphError(exchange, 429, 'TooManyRequests', 'Please retry again later.', {
         'Retry-After': formatRetryAfterSeconds(waitMs),
       });
@@ -623,7 +633,7 @@ class Simulator implements GraphSimulator {
     );
   }
 
-  /** graph-facts section 7: `error.code`, `error.message`, `error.innerError` with ids. */
+  /** docs/graph-rules.md#errors: `error.code`, `error.message`, `error.innerError` with ids. */
   private sendGraphError(
     exchange: Exchange,
     status: number,

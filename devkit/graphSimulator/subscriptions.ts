@@ -18,7 +18,7 @@ import {
 } from './webhooks';
 
 /**
- * Graph's subscription resource and its rules (graph-facts sections 1, 2 and 4), without any
+ * Graph's subscription resource and its rules (docs/graph-rules.md#the-subscription-resource, docs/graph-rules.md#lifetimes and docs/graph-rules.md#validation-handshake), without any
  * HTTP: the server authenticates, throttles and faults a request, then calls one method here
  * with the caller's tenant and app, and turns the result into a response.
  */
@@ -52,7 +52,7 @@ interface StoredSubscription extends SimulatedSubscription {
   readonly creatorId: string;
 }
 
-/** Graph's messages where graph-facts gives them (sections 1, 2, 7). */
+/** Graph's messages where Microsoft's pages give them (docs/graph-rules.md#the-subscription-resource, docs/graph-rules.md#lifetimes, docs/graph-rules.md#errors). */
 export const graphMessages = {
   patchNeedsField:
     "Subscription must contain either the 'expirationDateTime' or 'notificationUrl' property and its value.",
@@ -95,7 +95,7 @@ const updateSchema = z.looseObject({
   encryptionCertificateId: optionalText,
 });
 
-/** S1: clientState max 128 characters; S5: encryptionCertificateId up to 128 characters. */
+/** learn.microsoft.com/graph/api/resources/subscription: clientState max 128 characters; learn.microsoft.com/graph/change-notifications-with-resource-data: encryptionCertificateId up to 128 characters. */
 const maxClientStateLength = 128;
 const maxCertificateIdLength = 128;
 
@@ -125,6 +125,11 @@ function normalizeChangeType(changeType: string): string {
     .join(',');
 }
 
+/** A reauthorize and a PATCH less than 10 minutes apart. */
+function withinSpacing(last: Date | null, now: Date): boolean {
+  return last !== null && now.getTime() - last.getTime() < 10 * 60_000;
+}
+
 function normalizeResource(resource: string): string {
   return resource.trim().replace(/^\/+/, '').toLowerCase();
 }
@@ -134,6 +139,13 @@ export class SubscriptionApi {
   /** Expired, deleted or lost ones, so a lifecycle event can still be sent about them. */
   private readonly gone = new Map<string, StoredSubscription>();
   private seq = 0;
+  /**
+   * Reauthorize and PATCH calls on one subscription less than 10 minutes apart. The lifecycle
+   * events page says not to send such a pair (it can leave the subscription inconsistent) and
+   * names no error for it, so the simulator accepts the call, as Graph does, and keeps it here
+   * for tests to assert on (https://learn.microsoft.com/graph/change-notifications-lifecycle-events).
+   */
+  readonly spacingViolations: { id: string; call: 'reauthorize' | 'update'; at: Date }[] = [];
 
   constructor(private readonly options: SubscriptionApiOptions) {}
 
@@ -143,7 +155,7 @@ export class SubscriptionApi {
     const request = parsed.data;
     const raw = request as Record<string, unknown>;
     if (webPushProperties.some((p) => raw[p] !== undefined && raw[p] !== null)) {
-      // S1: a standard webhook that sends Web Push properties gets 400 Bad Request.
+      // learn.microsoft.com/graph/api/resources/subscription: a standard webhook that sends Web Push properties gets 400 Bad Request.
       return fail(
         400,
         'InvalidRequest',
@@ -156,7 +168,7 @@ export class SubscriptionApi {
       return fail(400, 'InvalidRequest', `Invalid 'changeType' attribute: '${badType}'.`);
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(request.resource.trim())) {
-      // S1: resource is relative to the version root, never a full URL.
+      // learn.microsoft.com/graph/api/resources/subscription: resource is relative to the version root, never a full URL.
       return fail(
         400,
         'InvalidRequest',
@@ -196,7 +208,7 @@ export class SubscriptionApi {
     }
     const certificate = request.encryptionCertificate ?? null;
     if (includeResourceData && (certificate === null || certificate.trim() === '')) {
-      // S1: encryptionCertificate is required when includeResourceData is true; S6 names the
+      // learn.microsoft.com/graph/api/resources/subscription: encryptionCertificate is required when includeResourceData is true; learn.microsoft.com/graph/api/subscription-post-subscriptions names the
       // Teams resources and presence. The exact error text is not documented.
       return fail(
         400,
@@ -207,7 +219,7 @@ export class SubscriptionApi {
     const duplicate = this.findDuplicate(ctx, request.changeType, request.resource);
     if (duplicate !== undefined) return this.conflict(duplicate);
 
-    // S3/S4: both URLs are validated, with one request each even when they are the same URL.
+    // learn.microsoft.com/graph/change-notifications-lifecycle-events and learn.microsoft.com/graph/change-notifications-delivery-webhooks: both URLs are validated, with one request each even when they are the same URL.
     const handshake = await this.validate([request.notificationUrl, lifecycleUrl]);
     if (!handshake.ok) return fail(400, handshake.code, handshake.message);
     // NOTE: a concurrent create may have won while this one waited on the handshake.
@@ -230,7 +242,7 @@ export class SubscriptionApi {
       includeResourceData,
       encryptionCertificate: certificate,
       encryptionCertificateId: request.encryptionCertificateId ?? null,
-      // S1: latestSupportedTlsVersion defaults to v1_2.
+      // learn.microsoft.com/graph/api/resources/subscription: latestSupportedTlsVersion defaults to v1_2.
       latestSupportedTlsVersion: request.latestSupportedTlsVersion ?? 'v1_2',
       createdAt: ctx.now,
       reauthorizationRequiredAt: null,
@@ -255,7 +267,7 @@ export class SubscriptionApi {
     };
   }
 
-  /** S9: this app's subscriptions in the tenant, paged by `@odata.nextLink`, no clientState. */
+  /** learn.microsoft.com/graph/api/subscription-list: this app's subscriptions in the tenant, paged by `@odata.nextLink`, no clientState. */
   list(ctx: ApiContext, query: URLSearchParams): ApiResult {
     const skipToken = query.get('$skiptoken');
     let after = 0;
@@ -301,7 +313,7 @@ export class SubscriptionApi {
     const newExpiry = changes.expirationDateTime ?? '';
     const newUrl = changes.notificationUrl ?? '';
     if (newExpiry === '' && newUrl === '') {
-      // S7, S23 (PR #9498).
+      // learn.microsoft.com/graph/api/subscription-update (and microsoftgraph/microsoft-graph-docs-contrib PR #9498).
       return fail(400, 'InvalidRequest', graphMessages.patchNeedsField);
     }
     const lifecycleUrl = changes.lifecycleNotificationUrl;
@@ -310,7 +322,7 @@ export class SubscriptionApi {
       lifecycleUrl !== null &&
       lifecycleUrl !== current.lifecycleNotificationUrl
     ) {
-      // S3: it cannot be added or changed by PATCH; delete and create again. Wording is ours.
+      // learn.microsoft.com/graph/change-notifications-lifecycle-events: it cannot be added or changed by PATCH; delete and create again. Wording is ours.
       return fail(
         400,
         'InvalidRequest',
@@ -329,7 +341,7 @@ export class SubscriptionApi {
     if (newUrl !== '' && newUrl !== current.notificationUrl) {
       const problem = this.urlProblem('notificationUrl', newUrl);
       if (problem !== undefined) return problem;
-      // graph-facts section 4 [inference]: a new notificationUrl is validated like on create.
+      // docs/graph-rules.md#validation-handshake (our reading): a new notificationUrl is validated like on create.
       const handshake = await this.validate([newUrl]);
       if (!handshake.ok) return fail(400, handshake.code, handshake.message);
     }
@@ -344,7 +356,10 @@ export class SubscriptionApi {
     if (changes.encryptionCertificateId !== undefined && changes.encryptionCertificateId !== null) {
       subscription.encryptionCertificateId = changes.encryptionCertificateId;
     }
-    // graph-facts section 3.3: a PATCH renewal also reauthorizes.
+    if (withinSpacing(subscription.lastReauthorizedAt, ctx.now)) {
+      this.spacingViolations.push({ id, call: 'update', at: ctx.now });
+    }
+    // docs/graph-rules.md#lifecycle-notifications: a PATCH renewal also reauthorizes.
     subscription.reauthorizationRequiredAt = null;
     subscription.lastUpdatedAt = ctx.now;
     return {
@@ -361,10 +376,13 @@ export class SubscriptionApi {
     return { status: 204, subscriptionId: id };
   }
 
-  /** S8: 204, no body; the expiry does not move. */
+  /** learn.microsoft.com/graph/api/subscription-reauthorize: 204, no body; the expiry does not move. */
   reauthorize(ctx: ApiContext, id: string): ApiResult {
     const subscription = this.find(ctx, id);
     if (subscription === undefined) return this.notFound(id);
+    if (withinSpacing(subscription.lastUpdatedAt, ctx.now)) {
+      this.spacingViolations.push({ id, call: 'reauthorize', at: ctx.now });
+    }
     subscription.reauthorizationRequiredAt = null;
     subscription.lastReauthorizedAt = ctx.now;
     return { status: 204, subscriptionId: id };
@@ -403,7 +421,7 @@ export class SubscriptionApi {
 
   private isLive(subscription: StoredSubscription, now: Date): boolean {
     if (subscription.expirationDateTime.getTime() > now.getTime()) return true;
-    // Expired: Graph has removed it (S7: 404 on PATCH/GET after expiry).
+    // Expired: Graph has removed it (learn.microsoft.com/graph/api/subscription-update: 404 on PATCH/GET after expiry).
     this.bury(subscription);
     return false;
   }
@@ -444,7 +462,7 @@ export class SubscriptionApi {
   }
 
   private conflict(existing: StoredSubscription): ApiResult {
-    // S4, S6: 409 naming the subscription that already has this changeType and resource.
+    // learn.microsoft.com/graph/change-notifications-delivery-webhooks, learn.microsoft.com/graph/api/subscription-post-subscriptions: 409 naming the subscription that already has this changeType and resource.
     return fail(409, 'Conflict', graphMessages.duplicate(existing.id));
   }
 
@@ -452,7 +470,7 @@ export class SubscriptionApi {
     return { ...fail(404, 'itemNotFound', graphMessages.notFound), subscriptionId: id };
   }
 
-  /** Graph-facts section 2: above the maximum fails; below 45 minutes is raised to 45. */
+  /** docs/graph-rules.md#lifetimes: above the maximum fails; below 45 minutes is raised to 45. */
   private expiry(
     text: string,
     rules: ResourceRules,
@@ -493,7 +511,7 @@ export class SubscriptionApi {
     }
     const httpAllowed = this.options.allowHttpLoopbackUrls && isLoopbackHost(url.hostname);
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && httpAllowed)) {
-      // S1: notificationUrl and lifecycleNotificationUrl must be HTTPS. Wording is ours.
+      // learn.microsoft.com/graph/api/resources/subscription: notificationUrl and lifecycleNotificationUrl must be HTTPS. Wording is ours.
       return fail(400, 'ValidationError', `'${property}' must be an absolute HTTPS URL.`);
     }
     return undefined;
@@ -536,7 +554,7 @@ export class SubscriptionApi {
       resource: s.resource,
       applicationId: s.appId,
       changeType: s.changeType,
-      // S9: list responses do not return clientState.
+      // learn.microsoft.com/graph/api/subscription-list: list responses do not return clientState.
       clientState: withClientState ? s.clientState : null,
       notificationUrl: s.notificationUrl,
       notificationQueryOptions: null,
@@ -545,8 +563,9 @@ export class SubscriptionApi {
       creatorId: s.creatorId,
       includeResourceData: s.includeResourceData,
       latestSupportedTlsVersion: s.latestSupportedTlsVersion,
-      encryptionCertificate: s.encryptionCertificate,
-      encryptionCertificateId: s.encryptionCertificateId,
+      // learn.microsoft.com/graph/api/subscription-list: the list sample shows absent certificate fields as empty strings, not null.
+      encryptionCertificate: s.encryptionCertificate ?? (withClientState ? null : ''),
+      encryptionCertificateId: s.encryptionCertificateId ?? (withClientState ? null : ''),
       notificationUrlAppId: null,
     });
   }

@@ -1,6 +1,6 @@
 import type { CallKind, ThrottleLimits } from './types';
 
-/** Graph's subscription API limits per 20 s (graph-facts section 6.2, S12). */
+/** Graph's subscription API limits per 20 s (docs/graph-rules.md#limits-and-throttling, learn.microsoft.com/graph/throttling-limits). */
 export const graphThrottleLimits: ThrottleLimits = {
   windowMs: 20_000,
   writesPerTenant: 500,
@@ -53,7 +53,7 @@ interface Window {
 /**
  * Fixed windows of `windowMs` per (bucket, app, tenant) and per (bucket, app), each starting at
  * its first request. Every call counts, throttled ones too: "immediate retries still count
- * against your quota" (graph-facts section 6.3). A throttled call learns how long until the
+ * against your quota" (docs/graph-rules.md#limits-and-throttling). A throttled call learns how long until the
  * fullest of its windows starts over.
  */
 export class Throttle {
@@ -90,7 +90,7 @@ export class Throttle {
   }
 }
 
-/** Retry-After in seconds, fractional allowed (graph-facts section 6.3: e.g. `2.128`). */
+/** Retry-After in seconds, fractional allowed (docs/graph-rules.md#limits-and-throttling: e.g. `2.128`). */
 export function formatRetryAfterSeconds(ms: number): string {
   const seconds = Math.max(ms, 1) / 1000;
   return String(Math.round(seconds * 1000) / 1000);

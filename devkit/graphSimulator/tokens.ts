@@ -1,4 +1,11 @@
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createVerify,
+  randomBytes,
+  randomUUID,
+  timingSafeEqual,
+} from 'node:crypto';
 import { z } from 'zod';
 import { registerSecret } from '../testLogSink';
 
@@ -9,7 +16,7 @@ import { registerSecret } from '../testLogSink';
  * caches them by real time whatever clock the simulator runs on.
  */
 
-/** Graph roots of the four clouds (graph-facts section 8), plus Graph's own app id. */
+/** Graph roots of the four clouds (docs/graph-rules.md#clouds), plus Graph's own app id. */
 export const graphAudiences: readonly string[] = [
   'https://graph.microsoft.com',
   'https://graph.microsoft.us',
@@ -18,7 +25,7 @@ export const graphAudiences: readonly string[] = [
   '00000003-0000-0000-c000-000000000000',
 ];
 
-/** A typical app-only token lifetime (graph-facts section 9). */
+/** A typical app-only token lifetime (docs/graph-rules.md#tokens). */
 export const tokenLifetimeSeconds = 3599;
 
 const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -69,8 +76,37 @@ function normalizeAudience(aud: string): string {
   return aud.replace(/\/+$/, '').toLowerCase();
 }
 
+/**
+ * ADDITION. A federated identity credential of the app registration: tokens from this issuer
+ * for this subject and audience stand in for a secret
+ * (https://learn.microsoft.com/graph/api/resources/federatedidentitycredentials-overview).
+ * `publicKey` verifies their RS256 signature (the issuer's signing key).
+ */
+export interface FederatedIdentityCredential {
+  readonly issuer: string;
+  readonly subject: string;
+  readonly audience: string;
+  readonly publicKey: string;
+}
+
+const assertionClaimsSchema = z.object({
+  iss: z.string(),
+  sub: z.string(),
+  aud: z.string(),
+  exp: z.number(),
+  nbf: z.number().optional(),
+});
+
+const jwtBearer = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
 export class TokenService {
   private readonly signingKey = randomBytes(32);
+  private readonly federated: FederatedIdentityCredential[] = [];
+
+  /** ADDITION. Trust a federated identity credential for this app registration. */
+  addFederatedIdentityCredential(credential: FederatedIdentityCredential): void {
+    this.federated.push(credential);
+  }
 
   constructor(
     readonly clientId: string,
@@ -82,7 +118,7 @@ export class TokenService {
 
   /**
    * The object id of this app's service principal in a tenant: stable per simulator and tenant,
-   * as `creatorId` of app-only subscriptions (graph-facts section 1).
+   * as `creatorId` of app-only subscriptions (docs/graph-rules.md#the-subscription-resource).
    */
   servicePrincipalId(tenantId: string): string {
     const hex = createHmac('sha256', this.signingKey)
@@ -202,23 +238,37 @@ export class TokenService {
         `Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
       );
     }
-    const secret = form.get('client_secret') ?? basic?.clientSecret;
-    if (secret === undefined || secret === '') {
-      // NOTE: Entra answers client-authentication failures with 401 invalid_client.
-      return fail(
-        401,
-        'invalid_client',
-        7000218,
-        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-      );
-    }
-    if (!sameSecret(secret, this.clientSecret)) {
-      return fail(
-        401,
-        'invalid_client',
-        7000215,
-        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${this.clientId}'.`,
-      );
+    const assertion = form.get('client_assertion');
+    if (assertion !== null && assertion !== '') {
+      if (form.get('client_assertion_type') !== jwtBearer) {
+        return fail(
+          400,
+          'invalid_request',
+          50027,
+          `Invalid client_assertion_type; it must be '${jwtBearer}'.`,
+        );
+      }
+      const refusal = this.federatedAssertionRefusal(assertion);
+      if (refusal !== undefined) return fail(401, 'invalid_client', refusal.code, refusal.message);
+    } else {
+      const secret = form.get('client_secret') ?? basic?.clientSecret;
+      if (secret === undefined || secret === '') {
+        // NOTE: Entra answers client-authentication failures with 401 invalid_client.
+        return fail(
+          401,
+          'invalid_client',
+          7000218,
+          "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
+      }
+      if (!sameSecret(secret, this.clientSecret)) {
+        return fail(
+          401,
+          'invalid_client',
+          7000215,
+          `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${this.clientId}'.`,
+        );
+      }
     }
     const scope = form.get('scope');
     if (scope === null || scope.trim() === '') {
@@ -245,6 +295,38 @@ export class TokenService {
         access_token: this.issue(tenant.toLowerCase(), resource),
       },
     };
+  }
+
+  /** Why Entra would refuse this client assertion, or undefined when a trusted credential fits. */
+  private federatedAssertionRefusal(
+    assertion: string,
+  ): { readonly code: number; readonly message: string } | undefined {
+    const [encodedHeader, encodedClaims, signature] = assertion.split('.');
+    const claims = assertionClaimsSchema.safeParse(parseJsonPart(encodedClaims ?? ''));
+    if (encodedHeader === undefined || signature === undefined || !claims.success) {
+      return { code: 50027, message: 'JWT token is invalid or malformed.' };
+    }
+    const { iss, sub, aud, exp, nbf } = claims.data;
+    const nowSeconds = Date.now() / 1000;
+    if (exp <= nowSeconds || (nbf !== undefined && nbf > nowSeconds + 300)) {
+      return { code: 700024, message: 'Client assertion is not within its valid time range.' };
+    }
+    const match = this.federated.find(
+      (f) =>
+        f.issuer === iss &&
+        f.subject === sub &&
+        normalizeAudience(f.audience) === normalizeAudience(aud) &&
+        createVerify('RSA-SHA256')
+          .update(`${encodedHeader}.${encodedClaims}`)
+          .verify(f.publicKey, Buffer.from(signature, 'base64url')),
+    );
+    if (match === undefined) {
+      return {
+        code: 70021,
+        message: `No matching federated identity record found for presented assertion. Assertion Issuer: '${iss}'. Assertion Subject: '${sub}'. Assertion Audience: '${aud}'.`,
+      };
+    }
+    return undefined;
   }
 
   private sign(unsigned: string): string {

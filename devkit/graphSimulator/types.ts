@@ -1,10 +1,11 @@
+import type { FederatedIdentityCredential } from './tokens';
 import type { ChangeTrackingTokenOptions } from './changeTrackingTokens';
 /**
  * Public types of the Graph simulator. Kept apart from the implementation so every part of the
  * simulator (and every consumer) imports the same definitions without cycles.
  */
 
-/** Per window; the defaults are Graph's (graph-facts section 6.2). */
+/** Per window; the defaults are Graph's (docs/graph-rules.md#limits-and-throttling). */
 export interface ThrottleLimits {
   /** Default 20_000; scale down for fast tests and benchmarks. */
   windowMs: number;
@@ -36,7 +37,7 @@ export interface GraphSimulatorOptions {
   throttling?: false | Partial<ThrottleLimits>;
   /** Added before every Graph API answer (not the token endpoint). Real time. */
   latencyMs?: number;
-  /** Default 10_000 (graph-facts section 4): how long each validation POST may take. */
+  /** Default 10_000 (docs/graph-rules.md#validation-handshake): how long each validation POST may take. */
   handshakeTimeoutMs?: number;
   /** Default 100: page size of GET /subscriptions (`@odata.nextLink` paging). */
   listPageSize?: number;
@@ -46,7 +47,7 @@ export interface GraphSimulatorOptions {
   tls?: SimulatorTls;
   /**
    * ADDITION. Accept `http://` notification and lifecycle URLs on loopback hosts (Graph itself
-   * accepts HTTPS only, graph-facts section 1). Default false. Useful for a sandbox whose
+   * accepts HTTPS only, docs/graph-rules.md#the-subscription-resource). Default false. Useful for a sandbox whose
    * Functions handlers are served over plain HTTP on 127.0.0.1.
    */
   allowHttpLoopbackUrls?: boolean;
@@ -185,15 +186,22 @@ export interface GraphSimulator {
   /** Live (unexpired) subscriptions, snapshot copies. */
   subscriptions(tenantId?: string): SimulatedSubscription[];
   calls(): readonly SimulatedCall[];
+  /** Reauthorize and PATCH calls on one subscription less than 10 minutes apart (Graph's rule). */
+  spacingViolations(): readonly { id: string; call: 'reauthorize' | 'update'; at: Date }[];
   resetCalls(): void;
   setLatency(ms: number): void;
   injectFault(rule: FaultRule): void;
   clearFaults(): void;
   /** Silently removed: next GET/PATCH/reauthorize/DELETE 404, gone from list. */
   loseSubscription(id: string): void;
-  /** Every subscription call for that tenant: 403 (graph-facts section 7). */
+  /** Every subscription call for that tenant: 403 (docs/graph-rules.md#errors). */
   revokePermission(tenantId: string): void;
   restorePermission(tenantId: string): void;
+  /**
+   * ADDITION. The app registration trusts tokens of this issuer, subject and audience as its
+   * client assertion (a managed identity as federated credential, for instance).
+   */
+  addFederatedIdentityCredential(credential: FederatedIdentityCredential): void;
   sendLifecycleEvent(
     subscriptionId: string,
     event: string,

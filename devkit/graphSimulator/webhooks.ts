@@ -3,8 +3,8 @@ import * as https from 'node:https';
 import { randomBytes, randomUUID } from 'node:crypto';
 
 /**
- * Graph's outbound side: the validation handshake (graph-facts section 4) and lifecycle
- * notification POSTs (section 3). Only loopback endpoints are ever contacted; tests run on a
+ * Graph's outbound side: the validation handshake (docs/graph-rules.md#validation-handshake) and lifecycle
+ * notification POSTs (docs/graph-rules.md#lifecycle-notifications). Only loopback endpoints are ever contacted; tests run on a
  * network that refuses anything else, so a non-loopback endpoint is taken to be valid without a
  * request (see `isLoopbackHost`).
  */
@@ -20,7 +20,7 @@ export function isLoopbackHost(hostname: string): boolean {
   );
 }
 
-/** What Graph's handshake answer failures look like (graph-facts section 4, S23). */
+/** What Graph's handshake answer failures look like (docs/graph-rules.md#validation-handshake, docs/graph-rules.md#errors). */
 export const validationMessages = {
   notOk:
     'Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.',
@@ -146,7 +146,7 @@ export function postToLoopback(
 }
 
 /**
- * One validation request (graph-facts section 4): POST `{url}?validationToken=...` with
+ * One validation request (docs/graph-rules.md#validation-handshake): POST `{url}?validationToken=...` with
  * `text/plain; charset=utf-8`; the endpoint must answer 200, `text/plain`, and exactly the
  * decoded token, in time. Non-loopback hosts are not contacted and count as valid.
  */

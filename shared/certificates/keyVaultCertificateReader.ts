@@ -66,7 +66,10 @@ export function keyVaultCredentialFor(
   identity: Config['identity'],
   cloud: GraphCloud,
 ): TokenCredential {
-  if (identity.credential === 'managedIdentity' || identity.credential === 'managedIdentityFederation') {
+  if (
+    identity.credential === 'managedIdentity' ||
+    identity.credential === 'managedIdentityFederation'
+  ) {
     return identity.managedIdentityClientId === undefined
       ? new ManagedIdentityCredential()
       : new ManagedIdentityCredential({ clientId: identity.managedIdentityClientId });

@@ -1,7 +1,7 @@
 import type { GraphApiVersion, GraphCloud } from '../config';
 
 /**
- * Per-cloud endpoints (graph-facts section 8). A token from one cloud does not work in another,
+ * Per-cloud endpoints (docs/graph-rules.md#clouds). A token from one cloud does not work in another,
  * and the `.default` scope must use that cloud's Graph host.
  */
 export interface GraphCloudEndpoints {
@@ -43,7 +43,7 @@ export interface ResolvedGraphEndpoints {
 /**
  * Resolves the Graph endpoints for a config's `graph` section. `baseUrl` (GRAPH_BASE_URL)
  * overrides only the root; the scope stays the cloud's, since tokens are still minted for the
- * cloud's Graph (section 8).
+ * cloud's Graph (docs/graph-rules.md#clouds).
  */
 export function resolveGraphEndpoints(graph: {
   readonly cloud: GraphCloud;

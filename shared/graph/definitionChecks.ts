@@ -1,12 +1,20 @@
 import type { GraphCloud } from '../config';
 import { GraphError, localGraphErrorCodes } from './graphError';
+import { normalizeChangeType } from '../subscriptions/model';
+import {
+  lifecycleUrlRequiredAboveMinutes,
+  maxLifetimeFor,
+  resourceFamilyOf,
+  unknownResourceMaxMinutes,
+} from './lifetimes';
 import { notificationTargetProblem } from './notificationTargets';
-import { lifecycleUrlRequiredAboveMinutes, maxLifetimeFor, resourceFamilyOf } from './lifetimes';
+import { appOnlySupportFor } from './permissions';
 
 /**
  * Graph's rules for a subscription definition, checked before any call so a bad definition
- * fails at once with every problem named instead of one 400 at a time (graph-facts sections 1
- * and 2). Messages name fields and limits, never values: URLs may carry a function key.
+ * fails at once with every problem named instead of one 400 at a time
+ * (https://learn.microsoft.com/graph/api/resources/subscription). Messages name fields and
+ * limits, never values: URLs may carry a function key.
  */
 
 /** The fields the checks read. A `SubscriptionDefinition` fits; `clientState` is optional. */
@@ -36,7 +44,7 @@ export interface DefinitionProblem {
   readonly message: string;
 }
 
-/** Graph's limit on clientState (section 1; the changeNotification page's 255 is not used). */
+/** Graph's limit on clientState (the subscription page; the changeNotification page's 255 is not used). */
 export const maxClientStateLength = 128;
 
 /** Returns every problem with `definition`; empty when Graph should accept it. */
@@ -75,8 +83,9 @@ export function checkDefinition(
     );
   }
 
-  // NOTE: Graph requires the certificate whenever includeResourceData is true (section 1), and
-  // presence also requires its id (S7); asking for both everywhere keeps one rule.
+  // NOTE: Graph requires the certificate whenever includeResourceData is true, and presence
+  // also requires its id; asking for both everywhere keeps one rule. A definition naming a
+  // source (Key Vault, an app setting) gets both filled in when it is applied.
   const referenced = definition.encryptionCertificateSource !== undefined;
   if (includeResourceData && !referenced) {
     if (isBlank(definition.encryptionCertificate)) {
@@ -108,11 +117,11 @@ export function checkDefinition(
     );
   }
 
-  // NOTE: drive roots and SharePoint lists support only `updated` (section 1).
+  // NOTE: drive roots and SharePoint lists support only `updated`.
   if (
     (family.family === 'driveItem' || family.family === 'list') &&
     definition.changeType !== undefined &&
-    definition.changeType !== 'updated'
+    normalizeChangeType(definition.changeType) !== 'updated'
   ) {
     add('changeType', `must be "updated" for ${family.family} subscriptions`);
   }
@@ -121,6 +130,56 @@ export function checkDefinition(
     add('resource', `${family.family} change notifications exist only in the global cloud`);
   }
   return problems;
+}
+
+/**
+ * The problem with a definition the keeper cannot keep alive with its app-only credential
+ * (presence, group conversations, `me/...` paths, todoTask renewals): refused when applied, with
+ * why and what would work. Empty when the resource has application permissions for create,
+ * renew and reauthorize, or is unknown (then a warning says so).
+ */
+export function checkAppOnlyDefinition(
+  definition: Pick<DefinitionToCheck, 'resource'>,
+): DefinitionProblem[] {
+  const support = appOnlySupportFor(definition.resource);
+  if (support.supported) return [];
+  return [
+    {
+      field: 'resource',
+      message:
+        `cannot be kept alive with the keeper's app-only credential: ${support.reason}. ` +
+        `Instead: ${support.instead}`,
+    },
+  ];
+}
+
+/**
+ * What an operator should know about a definition Graph accepts: no lifecycle URL (Graph then
+ * sends no lifecycle event, and the URL cannot be added without recreating), or a resource
+ * outside the table (the fallback lifetime is used and no permission is known).
+ */
+export function definitionWarnings(
+  definition: Pick<DefinitionToCheck, 'resource' | 'lifecycleNotificationUrl'>,
+  options: DefinitionCheckOptions = {},
+): string[] {
+  const warnings: string[] = [];
+  const lifecycleUrl =
+    definition.lifecycleNotificationUrl ?? options.defaultLifecycleNotificationUrl;
+  if (lifecycleUrl === undefined) {
+    warnings.push(
+      'lifecycleNotificationUrl: not set (nor LIFECYCLE_NOTIFICATION_URL), so Graph sends no ' +
+        'lifecycle event for this subscription: a removal is noticed only at the next renewal, ' +
+        'and the URL can be added later only by recreating the subscription',
+    );
+  }
+  const support = appOnlySupportFor(definition.resource);
+  if (support.supported && !support.known) {
+    warnings.push(
+      `resource: not a documented change-notification resource the keeper knows; the fallback ` +
+        `lifetime of ${unknownResourceMaxMinutes} minutes is used and no permission is known`,
+    );
+  }
+  return warnings;
 }
 
 /**

@@ -3,7 +3,7 @@ import { GraphError, localGraphErrorCodes } from './graphError';
 import { errorPayloadSchema, type InnerErrorPayload } from './payloads';
 
 /**
- * Turns what went wrong into one `GraphError` (graph-facts section 7). The code comes from
+ * Turns what went wrong into one `GraphError` (docs/graph-rules.md#errors). The code comes from
  * Graph's body (the innermost `innerError.code` when there is one, being the most specific),
  * never from message text; messages are kept for people and scrubbed of URL query strings,
  * which may hold a function key.

@@ -1,6 +1,6 @@
 /**
  * The one error type for Graph failures. Decisions branch on `status` and `code`, never on
- * `message` (Graph's messages are not a contract, graph-facts section 7).
+ * `message` (Graph's messages are not a contract, docs/graph-rules.md#errors).
  */
 export class GraphError extends Error {
   /** HTTP status; 0 when there was no response (network error, timeout, abort). */

@@ -1,7 +1,7 @@
 import type { TlsVersion } from '../subscriptions/model';
 
 /**
- * Graph's subscription API, as the core uses it (graph-facts sections 1 and 7). Implemented by
+ * Graph's subscription API, as the core uses it (docs/graph-rules.md#the-subscription-resource and docs/graph-rules.md#errors). Implemented by
  * `HttpGraphSubscriptions`; every call is made with a token for `tenantId`, never another
  * tenant's. Failures are `GraphError`s.
  */
@@ -29,7 +29,15 @@ export interface GraphSubscriptions {
    * GET /subscriptions, following @odata.nextLink. Throttled to 25 calls per 20 s per tenant:
    * for adoption after a 409 and for drift checks, never on every sweep.
    */
-  list(tenantId: string, options?: GraphCallOptions): AsyncIterable<GraphSubscription>;
+  list(tenantId: string, options?: ListCallOptions): AsyncIterable<GraphSubscription>;
+}
+
+export interface ListCallOptions extends GraphCallOptions {
+  /**
+   * Awaited before each page is requested: the drift check paces list pages under Graph's list
+   * limit (https://learn.microsoft.com/graph/throttling-limits).
+   */
+  readonly beforePage?: () => Promise<void>;
 }
 
 export interface GraphCallOptions {
@@ -49,6 +57,8 @@ export interface CreateSubscriptionRequest {
   readonly encryptionCertificate?: string | undefined;
   readonly encryptionCertificateId?: string | undefined;
   readonly latestSupportedTlsVersion?: TlsVersion | undefined;
+  readonly notificationQueryOptions?: string | undefined;
+  readonly notificationUrlAppId?: string | undefined;
 }
 
 /** Graph requires expirationDateTime or notificationUrl in every PATCH. */

@@ -19,6 +19,7 @@ import { GraphError, isGraphError, localGraphErrorCodes } from './graphError';
 import type {
   CreateSubscriptionRequest,
   GraphCallOptions,
+  ListCallOptions,
   GraphSubscription,
   GraphSubscriptions,
   UpdateSubscriptionRequest,
@@ -35,7 +36,7 @@ import { tenantTokenPolicy } from './tenantTokenPolicy';
 export interface HttpGraphSubscriptionsOptions {
   /** `<graph root>/<version>`, e.g. `https://graph.microsoft.com/v1.0`. */
   readonly apiBaseUrl: string;
-  /** The cloud's `.default` scope (graph-facts section 8). */
+  /** The cloud's `.default` scope (docs/graph-rules.md#clouds). */
   readonly scope: string;
   readonly credential: TokenCredential;
   readonly clock?: Clock;
@@ -53,7 +54,7 @@ export interface HttpGraphSubscriptionsOptions {
 }
 
 /**
- * `GraphSubscriptions` over HTTPS with @azure/core-rest-pipeline (design.md section 5). Every
+ * `GraphSubscriptions` over HTTPS with @azure/core-rest-pipeline (docs/architecture.md#graph-client). Every
  * request carries a token for the tenant passed in; failures are `GraphError`s; retries and
  * timeouts are `graphRetryPolicy`'s.
  */
@@ -111,6 +112,8 @@ export class HttpGraphSubscriptions implements GraphSubscriptions {
       encryptionCertificate: request.encryptionCertificate,
       encryptionCertificateId: request.encryptionCertificateId,
       latestSupportedTlsVersion: request.latestSupportedTlsVersion,
+      notificationQueryOptions: request.notificationQueryOptions,
+      notificationUrlAppId: request.notificationUrlAppId,
     };
     try {
       const response = await this.send(tenantId, 'POST', this.url('subscriptions'), body, options);
@@ -132,7 +135,7 @@ export class HttpGraphSubscriptions implements GraphSubscriptions {
     changes: UpdateSubscriptionRequest,
     options?: GraphCallOptions,
   ): Promise<GraphSubscription> {
-    // NOTE: Graph rejects a PATCH with neither field (graph-facts section 1); the type says so
+    // NOTE: Graph rejects a PATCH with neither field (docs/graph-rules.md#the-subscription-resource); the type says so
     // too, but a caller outside TypeScript's view could still send one.
     if (changes.expirationDateTime === undefined && changes.notificationUrl === undefined) {
       throw new GraphError({
@@ -165,9 +168,10 @@ export class HttpGraphSubscriptions implements GraphSubscriptions {
     await this.send(tenantId, 'DELETE', this.subscriptionUrl(id), undefined, options);
   }
 
-  async *list(tenantId: string, options?: GraphCallOptions): AsyncIterable<GraphSubscription> {
+  async *list(tenantId: string, options?: ListCallOptions): AsyncIterable<GraphSubscription> {
     let url: string | undefined = this.url('subscriptions');
     while (url !== undefined) {
+      await options?.beforePage?.();
       const response = await this.send(tenantId, 'GET', url, undefined, options);
       const page = parseBody(response, subscriptionListPageSchema);
       for (const item of page.value) yield toGraphSubscription(item);

@@ -1,15 +1,17 @@
 /**
- * Maximum subscription lifetimes per resource (graph-facts section 2), chosen from the resource
+ * Maximum subscription lifetimes per resource (the table of
+ * https://learn.microsoft.com/graph/api/resources/subscription), chosen from the resource
  * path. Graph rejects a create or renew beyond the maximum (400 ExtensionError), so every request
  * uses this table instead of relying on clamping.
  */
 
-/** Graph raises a requested expiry under 45 minutes to request time + 45 minutes (section 2). */
+/** Graph raises a requested expiry under 45 minutes to request time + 45 minutes. */
 export const minimumLifetimeMinutes = 45;
 
 /**
  * Teams and Copilot resources need a `lifecycleNotificationUrl` when the expiry is more than
- * this far away, or creation fails (section 2, "Lifecycle URL rule").
+ * this far away, or creation fails (e.g.
+ * https://learn.microsoft.com/graph/teams-changenotifications-chatmessage).
  */
 export const lifecycleUrlRequiredAboveMinutes = 60;
 
@@ -34,11 +36,11 @@ export interface ResourceLifetime {
 export interface ResourceFamily {
   readonly family: string;
   readonly maxMinutes: number;
-  /** Only Outlook documents a different maximum with resource data (section 2). */
+  /** Only Outlook documents a different maximum with resource data. */
   readonly maxMinutesWithResourceData?: number;
   /** Needs a lifecycleNotificationUrl above `lifecycleUrlRequiredAboveMinutes`. */
   readonly lifecycleUrlRequired: boolean;
-  /** Change notifications exist only in the global cloud (todoTask, section 8). */
+  /** Change notifications exist only in the global cloud (todoTask). */
   readonly globalCloudOnly: boolean;
   /** False for a family we recognise by path but whose maximum the docs do not state. */
   readonly known: boolean;
@@ -61,17 +63,17 @@ function family(
 
 const teams = { lifecycleUrlRequired: true } as const;
 
-/** Every row of graph-facts section 2, by Graph resource type. */
+/** Every row of the subscription resource's lifetime table, by Graph resource type. */
 export const resourceFamilies = Object.freeze({
   aiInteraction: family('aiInteraction', 4320, teams),
-  // NOTE: other Copilot resources (e.g. AI insights) need the lifecycle URL (S19) but their
+  // NOTE: other Copilot resources (e.g. AI insights) need the lifecycle URL but their
   // maximum is not in the table.
   copilot: family('copilot', unknownResourceMaxMinutes, { ...teams, known: false }),
   securityAlert: family('securityAlert', 43200),
   approvalItem: family('approvalItem', 43200),
   callRecord: family('callRecord', 4230),
   // NOTE: the transcript/recording page also requires a lifecycle URL above 1 hour, although
-  // the section 2 table does not say so.
+  // the lifetime table does not say so.
   callRecording: family('callRecording', 4320, teams),
   callTranscript: family('callTranscript', 4320, teams),
   channel: family('channel', 4320, teams),
@@ -104,7 +106,8 @@ export const resourceFamilies = Object.freeze({
   todoTask: family('todoTask', 4230, { globalCloudOnly: true }),
   healthMonitoringAlert: family('healthMonitoringAlert', 42300),
   baseTask: family('baseTask', 4230),
-  // NOTE: not in the S1 table; S20 says "a day".
+  // NOTE: not in the lifetime table; the virtual event page says "a day"
+  // (https://learn.microsoft.com/graph/changenotifications-for-virtualevent).
   virtualEvent: family('virtualEvent', 1440),
   unknown: family('unknown', unknownResourceMaxMinutes, { known: false }),
 } satisfies Record<string, ResourceFamily>);
@@ -224,7 +227,9 @@ function classifyTeams(segments: readonly string[]): ResourceFamilyName | undefi
   if (!isTeams) return undefined;
   if (has('messages', 'getallmessages', 'replies', 'getallretainedmessages')) return 'chatMessage';
   if (has('members', 'getallmembers')) return 'conversationMember';
-  if (has('installedapps')) return 'teamsAppInstallation';
+  // NOTE: /appCatalogs/teamsApps/{id}/installations is the documented tenant-wide path
+  // (https://learn.microsoft.com/graph/teams-changenotifications-appinstallation).
+  if (has('installedapps', 'installations')) return 'teamsAppInstallation';
   if (has('channels', 'getallchannels')) return 'channel';
   if (has('chats', 'installedtochats')) return 'chat';
   if (first === 'teams') return 'team';

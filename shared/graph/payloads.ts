@@ -4,12 +4,12 @@ import type { GraphSubscription } from './graphSubscriptions';
 /**
  * Graph's JSON, parsed with zod. Objects keep only the fields we read and ignore the rest, so a
  * field Graph adds tomorrow (or `@odata.context`, `notificationContentType`) never breaks a
- * parse (graph-facts sections 1 and 7).
+ * parse (docs/graph-rules.md#the-subscription-resource and docs/graph-rules.md#errors).
  */
 
 /**
  * Graph writes `2026-06-03T10:15:00.0000000Z` or `...+00:00`; a value without an offset is UTC
- * (section 1: expirationDateTime is DateTimeOffset in UTC), never the host's local time.
+ * (docs/graph-rules.md#the-subscription-resource: expirationDateTime is DateTimeOffset in UTC), never the host's local time.
  */
 export function parseGraphDate(value: string): Date | undefined {
   const trimmed = value.trim();
@@ -47,7 +47,7 @@ export const subscriptionPayloadSchema = z.object({
 });
 export type SubscriptionPayload = z.output<typeof subscriptionPayloadSchema>;
 
-/** One page of `GET /subscriptions` (section 6.2: paging by `@odata.nextLink`). */
+/** One page of `GET /subscriptions` (docs/graph-rules.md#limits-and-throttling: paging by `@odata.nextLink`). */
 export const subscriptionListPageSchema = z.object({
   value: z.array(subscriptionPayloadSchema),
   '@odata.nextLink': z.string().nullish(),
@@ -71,7 +71,7 @@ export function toGraphSubscription(p: SubscriptionPayload): GraphSubscription {
 }
 
 /**
- * `innerError` nests: `{ code, innerError: { code, ... } }`. Graph spells it `innerError` (S14)
+ * `innerError` nests: `{ code, innerError: { code, ... } }`. Graph spells it `innerError` (learn.microsoft.com/graph/errors)
  * and some services `innererror`; both are read.
  */
 export interface InnerErrorPayload {
@@ -98,7 +98,7 @@ const innerErrorSchema: z.ZodType<InnerErrorPayload | undefined> = z.preprocess(
     .optional(),
 );
 
-/** Graph's error body (section 7): `{ error: { code, message, innerError } }`. */
+/** Graph's error body (docs/graph-rules.md#errors): `{ error: { code, message, innerError } }`. */
 export const errorPayloadSchema = z.object({
   error: z
     .object({

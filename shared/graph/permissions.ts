@@ -2,9 +2,14 @@ import { GraphError, isGraphError } from './graphError';
 import { resourceFamilyOf, resourceSegments } from './lifetimes';
 
 /**
- * Permissions a subscription needs, so a 403 can say what to grant (graph-facts section 9 and
- * the permission table of "Create subscription"). Subscriptions need read permission on the
- * resource; Graph refuses write permissions where read is enough (S6).
+ * Permissions a subscription needs per operation, from the permission tables of "Create
+ * subscription" (https://learn.microsoft.com/graph/api/subscription-post-subscriptions),
+ * "Update subscription" (https://learn.microsoft.com/graph/api/subscription-update) and
+ * "subscription: reauthorize" (https://learn.microsoft.com/graph/api/subscription-reauthorize).
+ * Subscriptions need read permission on the resource; Graph refuses write permissions where
+ * read is enough. The keeper holds an app-only credential, so only the Application column
+ * matters to it: a resource without an application permission for every operation of a
+ * subscription's life (create, renew, reauthorize) cannot be kept alive and is refused.
  */
 
 export type SubscriptionOperation = 'create' | 'get' | 'update' | 'reauthorize' | 'delete';
@@ -28,7 +33,7 @@ function delegatedOnly(family: string, ...delegated: string[]): ResourcePermissi
 /**
  * The permissions for `resource` and, where Graph differs by operation, `operation`:
  * OneDrive and SharePoint subscriptions are created with `.Read.All` but updated and
- * reauthorized with `.ReadWrite.All` (S7, S8).
+ * reauthorized with `.ReadWrite.All`; todoTask has an application permission for create only.
  */
 export function permissionsFor(
   resource: string,
@@ -38,6 +43,12 @@ export function permissionsFor(
   const segments = resourceSegments(resource);
   const has = (name: string) => segments.includes(name);
   const manages = operation === 'update' || operation === 'reauthorize';
+  // NOTE: `me` is the signed-in user; an app-only token has none, so no application permission
+  // can make such a path work (resourceSegments rewrites `me` to `users/{id}`).
+  if (namesSignedInUser(resource)) {
+    const p = permissionsFor(`users/{id}/${meTail(resource)}`, operation);
+    return delegatedOnly(p.family, ...(p.delegated.length > 0 ? p.delegated : p.application));
+  }
   switch (family) {
     case 'aiInteraction':
       return app(family, 'AiEnterpriseInteraction.Read.All');
@@ -78,6 +89,16 @@ export function permissionsFor(
     case 'teamsAppInstallation':
       if (has('chats')) return app(family, 'TeamsAppInstallation.ReadForChat.All');
       if (segments[0] === 'teams') return app(family, 'TeamsAppInstallation.ReadForTeam.All');
+      if (segments[0] === 'appcatalogs') {
+        // NOTE: the tenant-wide path covers the personal, team and chat scopes, each with its
+        // own permission (https://learn.microsoft.com/graph/teams-changenotifications-appinstallation).
+        return app(
+          family,
+          'TeamsAppInstallation.ReadForUser.All',
+          'TeamsAppInstallation.ReadForTeam.All',
+          'TeamsAppInstallation.ReadForChat.All',
+        );
+      }
       return app(family, 'TeamsAppInstallation.ReadForUser.All');
     case 'shift':
     case 'openShiftChangeRequest':
@@ -89,7 +110,8 @@ export function permissionsFor(
     case 'groupConversation':
       return delegatedOnly(family, 'Group.Read.All');
     case 'driveItem':
-      // NOTE: a personal OneDrive is delegated only (Files.ReadWrite); not visible from the path.
+      // NOTE: a personal OneDrive is delegated only (Files.ReadWrite); with an app-only token
+      // only OneDrive for Business and SharePoint drives are reachable (`me/drive` is refused).
       return app(family, manages ? 'Files.ReadWrite.All' : 'Files.Read.All');
     case 'list':
       return app(family, manages ? 'Sites.ReadWrite.All' : 'Sites.Read.All');
@@ -112,6 +134,11 @@ export function permissionsFor(
     case 'printTaskDefinition':
       return app(family, 'PrintTaskDefinition.ReadWrite.All');
     case 'todoTask':
+      // NOTE: the create table has Tasks.Read.All for applications; the update and reauthorize
+      // tables have no application permission, so an app-only todoTask subscription lapses.
+      return operation === 'create'
+        ? { family, application: ['Tasks.Read.All'], delegated: ['Tasks.ReadWrite'] }
+        : delegatedOnly(family, 'Tasks.ReadWrite');
     case 'baseTask':
       return delegatedOnly(family, 'Tasks.ReadWrite');
     case 'healthMonitoringAlert':
@@ -171,4 +198,170 @@ export function withRequiredPermissions(
     requiredPermissions,
     cause: error.cause,
   });
+}
+
+/** True when `resource` starts with `me`: the signed-in user, which app-only tokens lack. */
+export function namesSignedInUser(resource: string): boolean {
+  const first = resource.trim().replace(/^\/+/, '').split(/[/?(]/)[0] ?? '';
+  return first.toLowerCase() === 'me';
+}
+
+function meTail(resource: string): string {
+  return resource.trim().replace(/^\/+/, '').slice(2).replace(/^\/+/, '');
+}
+
+/** The operations of a subscription's life that the keeper performs with its credential. */
+export const keeperOperations = ['create', 'update', 'reauthorize'] as const;
+export type KeeperOperation = (typeof keeperOperations)[number];
+
+/** Whether an app-only keeper can create, renew and reauthorize a subscription on a resource. */
+export type AppOnlySupport =
+  | {
+      readonly supported: true;
+      readonly family: string;
+      /** False for a resource outside the table: no permission is known. */
+      readonly known: boolean;
+      /** Application permissions to grant, covering create, renew and reauthorize. */
+      readonly applicationPermissions: readonly string[];
+    }
+  | {
+      readonly supported: false;
+      readonly family: string;
+      /** The operations Graph allows only with a delegated (signed-in user) token. */
+      readonly delegatedOnlyOperations: readonly KeeperOperation[];
+      /** Why, and what would work instead; one sentence each, no values. */
+      readonly reason: string;
+      readonly instead: string;
+    };
+
+const insteadByFamily: Readonly<Record<string, string>> = {
+  presence:
+    'presence has no application permission; for a short-lived Teams subscription use ' +
+    'chats/getAllMessages or teams/getAllMessages (Chat.Read.All, ChannelMessage.Read.All) with lifetimeMinutes',
+  groupConversation:
+    "subscribe to the group's calendar (groups/{id}/events) or drive (groups/{id}/drive/root), " +
+    'which have application permissions, or manage a delegated subscription outside this keeper',
+  todoTask:
+    'create works app-only (Tasks.Read.All) but renew and reauthorize do not, so the subscription ' +
+    'would lapse at its first renewal; manage a delegated subscription outside this keeper',
+  baseTask: 'baseTask is deprecated and delegated only; use todoTask with a delegated subscription',
+};
+
+/**
+ * What an app-only keeper needs to keep a subscription on `resource` alive through its whole
+ * life, or why it cannot. The permissions are the union over create, renew (update) and
+ * reauthorize, with a `.Read.All` permission dropped where the same resource needs the
+ * `.ReadWrite.All` one anyway (drive items and lists).
+ */
+export function appOnlySupportFor(resource: string): AppOnlySupport {
+  const family = resourceFamilyOf(resource);
+  if (namesSignedInUser(resource)) {
+    return {
+      supported: false,
+      family: family.family,
+      delegatedOnlyOperations: keeperOperations,
+      reason:
+        '"me/..." names the signed-in user, and the keeper\'s app-only token has no signed-in user',
+      instead:
+        "write the path with the user's id (users/{id}/...); a personal OneDrive (me/drive) " +
+        'has no application permission at all, a OneDrive for Business drive does (drives/{id}/root)',
+    };
+  }
+  const byOperation = keeperOperations.map((operation) => ({
+    operation,
+    permissions: permissionsFor(resource, operation),
+  }));
+  const delegatedOnlyOperations = byOperation
+    .filter((o) => o.permissions.application.length === 0 && o.permissions.delegated.length > 0)
+    .map((o) => o.operation);
+  if (delegatedOnlyOperations.length > 0) {
+    const delegated = [...new Set(byOperation.flatMap((o) => o.permissions.delegated))];
+    return {
+      supported: false,
+      family: family.family,
+      delegatedOnlyOperations,
+      reason:
+        `${family.family} ${delegatedOnlyOperations.map(operationLabel).join(', ')} ` +
+        `${delegatedOnlyOperations.length === 1 ? 'needs' : 'need'} a delegated permission ` +
+        `(${delegated.join(', ')}) that an app-only credential cannot hold`,
+      instead:
+        insteadByFamily[family.family] ??
+        'manage a delegated subscription outside this keeper (delegated subscriptions are out of scope)',
+    };
+  }
+  const all = [...new Set(byOperation.flatMap((o) => o.permissions.application))];
+  const applicationPermissions = all.filter(
+    (p) => !(p.endsWith('.Read.All') && all.includes(p.replace(/\.Read\.All$/, '.ReadWrite.All'))),
+  );
+  return {
+    supported: true,
+    family: family.family,
+    known: family.known && all.length > 0,
+    applicationPermissions,
+  };
+}
+
+function operationLabel(operation: KeeperOperation): string {
+  return operation === 'update' ? 'renew' : operation;
+}
+
+/** The fields of a managed definition the permission summary reads. */
+export interface DefinitionForPermissions {
+  readonly key: string;
+  readonly tenantId: string;
+  readonly resource: string;
+}
+
+/** What one tenant must grant the keeper for the definitions it holds. */
+export interface TenantPermissions {
+  readonly tenantId: string;
+  /** Sorted by permission name, each with the keys of the definitions that need it. */
+  readonly applicationPermissions: readonly {
+    readonly permission: string;
+    readonly keys: readonly string[];
+  }[];
+  /** Keys of definitions on resources outside the table: no permission is known. */
+  readonly unknownResources: readonly string[];
+  /** Definitions the keeper cannot keep alive app-only (stored before this check existed). */
+  readonly notKeepable: readonly { readonly key: string; readonly reason: string }[];
+}
+
+/** Per tenant (sorted), the application permissions the definitions need to be kept alive. */
+export function permissionsByTenant(
+  definitions: readonly DefinitionForPermissions[],
+): TenantPermissions[] {
+  const tenants = new Map<
+    string,
+    {
+      byPermission: Map<string, string[]>;
+      unknown: string[];
+      notKeepable: TenantPermissions['notKeepable'][number][];
+    }
+  >();
+  for (const d of definitions) {
+    let t = tenants.get(d.tenantId);
+    if (t === undefined) {
+      t = { byPermission: new Map(), unknown: [], notKeepable: [] };
+      tenants.set(d.tenantId, t);
+    }
+    const support = appOnlySupportFor(d.resource);
+    if (!support.supported) {
+      t.notKeepable.push({ key: d.key, reason: `${support.reason}. Instead: ${support.instead}` });
+      continue;
+    }
+    if (!support.known) t.unknown.push(d.key);
+    for (const p of support.applicationPermissions) {
+      t.byPermission.set(p, [...(t.byPermission.get(p) ?? []), d.key]);
+    }
+  }
+  return [...tenants.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([tenantId, t]) => ({
+      tenantId,
+      applicationPermissions: [...t.byPermission.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([permission, keys]) => ({ permission, keys: [...keys].sort() })),
+      unknownResources: [...t.unknown].sort(),
+      notKeepable: [...t.notKeepable].sort((a, b) => a.key.localeCompare(b.key)),
+    }));
 }

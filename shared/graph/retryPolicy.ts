@@ -17,7 +17,7 @@ import {
 } from './errorMapping';
 
 /**
- * The one retry policy of the Graph client (design.md section 5, graph-facts sections 6.3 and 7).
+ * The one retry policy of the Graph client (docs/architecture.md#graph-client, docs/graph-rules.md#limits-and-throttling and docs/graph-rules.md#errors).
  *
  * NOTE: core-rest-pipeline's own retry policies sleep on real timers and cannot take a Clock,
  * so this is a custom PipelinePolicy: tests inject a fake clock and never wait. It is also the
@@ -59,7 +59,7 @@ export type RetryDecision =
       readonly retryAfterMs: number | undefined;
     };
 
-/** Throttling and overload: Graph may say how long to wait (sections 6.3 and 7). */
+/** Throttling and overload: Graph may say how long to wait (docs/graph-rules.md#limits-and-throttling and docs/graph-rules.md#errors). */
 const retryAfterStatuses = new Set([429, 503, 504]);
 /** 5xx that no retry can fix. */
 const permanentServerStatuses = new Set([501, 505]);
@@ -100,7 +100,7 @@ export function decideRetry(
 }
 
 /**
- * Retry-After in milliseconds: delta-seconds (fractional allowed, `2.128`, section 6.3) or an
+ * Retry-After in milliseconds: delta-seconds (fractional allowed, `2.128`, docs/graph-rules.md#limits-and-throttling) or an
  * HTTP date relative to `now`. Undefined when absent or unreadable.
  */
 export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {

@@ -9,7 +9,7 @@ import { GraphError } from './graphError';
 import { describe } from './errorMapping';
 
 /**
- * Puts a bearer token for the request's tenant on every request (graph-facts section 9).
+ * Puts a bearer token for the request's tenant on every request (docs/graph-rules.md#tokens).
  *
  * NOTE: core-rest-pipeline's bearerTokenAuthenticationPolicy keeps one cached token per
  * pipeline and refreshes it whenever the tenant changes, which thrashes across tenants. Here

@@ -1,5 +1,5 @@
 /**
- * Graph's validation handshake (graph-facts section 4): Graph POSTs `?validationToken=...` to the
+ * Graph's validation handshake (docs/graph-rules.md#validation-handshake): Graph POSTs `?validationToken=...` to the
  * notification and lifecycle URLs and expects, within 10 seconds, 200 with `text/plain` and the
  * decoded token as the whole body.
  *

@@ -1,22 +1,38 @@
 import type { Config } from '../config';
-import { checkDefinition, type DefinitionToCheck } from '../graph/definitionChecks';
+import { tenantRefusalFor } from '../graph/credentials';
+import {
+  checkAppOnlyDefinition,
+  checkDefinition,
+  definitionWarnings,
+  type DefinitionToCheck,
+} from '../graph/definitionChecks';
+import { appOnlySupportFor } from '../graph/permissions';
 import { subscriptionDefinitionSchema, type SubscriptionDefinition } from '../subscriptions/model';
 import type { FieldProblem } from './errors';
 
 /**
  * Turns what an operator sent (API body, CLI file or flags) into a definition, or every problem
  * with it at once: shape and types first (the schema), then Graph's rules (lifetimes,
- * certificates, lifecycle URL). Messages name fields and limits, never values: URLs may carry
- * a function key.
+ * certificates, lifecycle URL), then whether the keeper's app-only credential can keep it alive.
+ * An accepted definition comes with the application permissions it needs across create, renew
+ * and reauthorize, named before the first Graph call, and with warnings (no lifecycle URL, a
+ * resource outside the table). Messages name fields and limits, never values: URLs may carry a
+ * function key.
  */
 export type DefinitionInput =
-  | { readonly ok: true; readonly definition: SubscriptionDefinition }
+  | {
+      readonly ok: true;
+      readonly definition: SubscriptionDefinition;
+      /** Application permissions to grant in the definition's tenant; empty when unknown. */
+      readonly applicationPermissions: readonly string[];
+      readonly warnings: readonly string[];
+    }
   | { readonly ok: false; readonly problems: readonly FieldProblem[] };
 
 export interface DefinitionInputOptions {
   /** The key from the URL; the body may omit it, and must not contradict it. */
   readonly key?: string;
-  readonly config: Pick<Config, 'lifecycleNotificationUrl' | 'graph'>;
+  readonly config: Pick<Config, 'lifecycleNotificationUrl' | 'graph' | 'identity'>;
 }
 
 export function parseDefinitionInput(
@@ -62,12 +78,25 @@ export function parseDefinitionInput(
     const named = new Set(problems.map((p) => p.field));
     const wellFormed = wellFormedFields(fields);
     if (wellFormed !== undefined) {
-      problems.push(...checkDefinition(wellFormed, checks).filter((p) => !named.has(p.field)));
+      problems.push(
+        ...[...checkDefinition(wellFormed, checks), ...checkAppOnlyDefinition(wellFormed)].filter(
+          (p) => !named.has(p.field),
+        ),
+      );
     }
     return { ok: false, problems };
   }
-  problems.push(...checkDefinition(parsed.data, checks));
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, definition: parsed.data };
+  problems.push(...checkDefinition(parsed.data, checks), ...checkAppOnlyDefinition(parsed.data));
+  const refusal = tenantRefusalFor(options.config.identity, parsed.data.tenantId);
+  if (refusal !== undefined) problems.push({ field: 'tenantId', message: refusal });
+  if (problems.length > 0) return { ok: false, problems };
+  const support = appOnlySupportFor(parsed.data.resource);
+  return {
+    ok: true,
+    definition: parsed.data,
+    applicationPermissions: support.supported ? support.applicationPermissions : [],
+    warnings: definitionWarnings(parsed.data, checks),
+  };
 }
 
 /**

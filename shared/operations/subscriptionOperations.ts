@@ -1,20 +1,12 @@
-import type { AppDependencies } from '../composition';
 import {
   isCertificateRefusedError,
   withCurrentCertificate,
 } from '../certificates/definitionCertificate';
-import { isGraphError, type GraphError } from '../graph/graphError';
-import type { UpdateSubscriptionRequest } from '../graph/graphSubscriptions';
-import { afterFailure, afterRenewed } from '../renewal/outcomes';
-import { expiryFor, isDue } from '../renewal/planRenewals';
+import type { AppDependencies } from '../composition';
+import { isDue } from '../renewal/planRenewals';
+import { reconcileSubscription, writeOutcome, type ActionReport } from '../renewal/reconcile';
 import {
-  reconcileSubscription,
-  writeOutcome,
-  type ActionReport,
-  type Transition,
-} from '../renewal/reconcile';
-import {
-  isClaimHeldError,
+  isKeyInUseError,
   isStoreConflictError,
   isStoreNotFoundError,
   type SubscriptionStore,
@@ -25,20 +17,27 @@ import type {
   SubscriptionDefinition,
 } from '../subscriptions/model';
 import { subscriptionKeyPattern, tenantIdPattern } from '../subscriptions/model';
-import { sameChangeTypes } from '../subscriptions/compare';
 import { newManagedSubscription } from '../subscriptions/newSubscription';
+import {
+  appliedDefinitionOf,
+  diffDefinitions,
+  pendingGraphChange,
+} from '../subscriptions/wantedState';
 import { notFound, OperationError } from './errors';
 
 /**
  * What operators do to managed subscriptions (admin API and CLI): put a definition under
- * management, change it, delete it, acknowledge a resync. Every Graph call goes through the same
- * core as the functions (reconcile: claim, pace, call, record), so an operation and a sweep or a
- * lifecycle notification never both act on one subscription.
+ * management, change it, delete it, acknowledge a resync. An operation stores the wanted state
+ * and lets the reconciler (shared/renewal) act on the row once; it never claims a row or calls
+ * Graph itself, so an operation, a sweep and a lifecycle notification meet at one claim.
  */
 
 export type OperationsDeps = AppDependencies;
 
-/** By our key, in any tenant (keys are unique across tenants), or in the given one. */
+/**
+ * By our key, in any tenant (keys are unique across tenants: the store reads the key's
+ * reservation), or in the given one.
+ */
 export async function findByKey(
   store: SubscriptionStore,
   key: string,
@@ -48,11 +47,7 @@ export async function findByKey(
   if (tenantId !== undefined) {
     return tenantIdPattern.test(tenantId) ? store.get(tenantId.toLowerCase(), key) : undefined;
   }
-  for (const tenant of await store.tenants()) {
-    const found = await store.get(tenant, key);
-    if (found !== undefined) return found;
-  }
-  return undefined;
+  return store.findByKey(key);
 }
 
 export async function getByKey(
@@ -71,9 +66,9 @@ export type ApplyChange =
   | 'created'
   /** Same definition as stored. */
   | 'unchanged'
-  /** Changed while not on Graph (pending, removed): stored, then created. */
+  /** Changed while not on Graph (pending, removed), or only locally (lifetime): stored. */
   | 'updated'
-  /** notificationUrl or certificate changed: PATCHed on Graph (which also renews it). */
+  /** notificationUrl or certificate changed: to be PATCHed on Graph (which also renews it). */
   | 'patched'
   /** resource, changeType, lifecycle URL, resource data or TLS changed: deleted and created. */
   | 'recreated';
@@ -81,59 +76,21 @@ export type ApplyChange =
 export interface ApplyResult {
   readonly change: ApplyChange;
   readonly subscription: StoredSubscription;
-  /** The Graph step done at once, if any; a failed one stays recorded for the sweep to retry. */
+  /** The Graph step done at once, if any; a failed one stays wanted for the sweep to retry. */
   readonly action: ActionReport | undefined;
   /** True when the subscription is on Graph with this definition (nothing left for the sweep). */
   readonly complete: boolean;
 }
 
-const recreateFields = [
-  'resource',
-  'changeType',
-  'lifecycleNotificationUrl',
-  'includeResourceData',
-  'latestSupportedTlsVersion',
-] as const;
-const patchFields = [
-  'notificationUrl',
-  'encryptionCertificate',
-  'encryptionCertificateId',
-] as const;
-
-export interface DefinitionDiff {
-  readonly recreate: readonly string[];
-  readonly patch: readonly string[];
-  /** Changes Graph does not hold (lifetimeMinutes): stored, used at the next renewal. */
-  readonly local: readonly string[];
-}
-
-export function diffDefinitions(
-  stored: SubscriptionDefinition,
-  wanted: SubscriptionDefinition,
-): DefinitionDiff {
-  const recreate = recreateFields.filter((f) =>
-    f === 'changeType'
-      ? !sameChangeTypes(stored.changeType, wanted.changeType)
-      : stored[f] !== wanted[f],
-  );
-  const patch = patchFields.filter((f) => stored[f] !== wanted[f]);
-  const local = stored.lifetimeMinutes === wanted.lifetimeMinutes ? [] : ['lifetimeMinutes'];
-  if (
-    JSON.stringify(stored.encryptionCertificateSource) !==
-    JSON.stringify(wanted.encryptionCertificateSource)
-  ) {
-    local.push('encryptionCertificateSource');
-  }
-  return { recreate, patch, local };
-}
+export { diffDefinitions, type DefinitionDiff } from '../subscriptions/wantedState';
 
 /**
- * Puts `definition` under management, idempotently. A new key is stored (pending, due now) and
- * created on Graph at once. A changed definition is applied the way Graph allows: PATCH for the
- * notification URL and the certificate, delete-and-create for anything else (with a resync
- * request, since notifications in between are lost). A failed Graph step after the definition is
- * stored stays recorded for the sweep to retry; a refused delete (before a recreate) or PATCH
- * leaves everything as it was and is reported as an `OperationError` (502/503).
+ * Puts `definition` under management, idempotently: stores it as the wanted state (a new row,
+ * or the row's definition with its revision raised, conditionally on the row read), then
+ * reconciles that row once within a time budget and reports. The reconciler is the only code
+ * that claims the row and calls Graph: it PATCHes what Graph can PATCH and deletes-then-creates
+ * the rest. A change Graph refuses for now stays wanted and the sweep retries it; the answer
+ * says so (`complete: false`, the action's outcome).
  */
 export async function applyDefinition(
   deps: OperationsDeps,
@@ -141,51 +98,45 @@ export async function applyDefinition(
 ): Promise<ApplyResult> {
   const { store, clock } = deps;
   const definition = await definitionWithCertificate(deps, given);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const existing = await findByKey(store, definition.key);
-    if (existing === undefined) {
-      let created: StoredSubscription;
-      try {
-        created = await store.create(newManagedSubscription(definition, clock.now()));
-      } catch (e) {
-        // Another writer stored the same key meanwhile: apply to what it stored.
-        if (isStoreConflictError(e)) continue;
-        throw e;
+  return withConflictRetry(
+    async () => {
+      const existing = await findByKey(store, definition.key);
+      if (existing === undefined) {
+        const fresh = { ...newManagedSubscription(definition, clock.now()), wantedRevision: 1 };
+        let created: StoredSubscription;
+        try {
+          created = await store.create(fresh);
+        } catch (e) {
+          if (isKeyInUseError(e)) throw keyInUse(definition.key, e.heldByTenant ?? 'another');
+          throw e;
+        }
+        return finish(deps, 'created', created);
       }
-      return finish(deps, 'created', created);
-    }
-    if (existing.definition.tenantId !== definition.tenantId) {
-      throw new OperationError(
+      if (existing.definition.tenantId !== definition.tenantId) {
+        throw keyInUse(definition.key, existing.definition.tenantId);
+      }
+      if (existing.status === 'deleting') {
+        throw new OperationError(
+          409,
+          'BeingDeleted',
+          `The subscription ${definition.key} is being deleted; apply it again once it is gone`,
+        );
+      }
+      return applyChange(deps, existing, definition);
+    },
+    () =>
+      new OperationError(
         409,
-        'KeyInUse',
-        `The key ${definition.key} is already used in tenant ${existing.definition.tenantId}; keys are unique across tenants`,
-      );
-    }
-    if (existing.status === 'deleting') {
-      throw new OperationError(
-        409,
-        'BeingDeleted',
-        `The subscription ${definition.key} is being deleted; apply it again once it is gone`,
-      );
-    }
-    try {
-      return await applyChange(deps, existing, definition);
-    } catch (e) {
-      if (isStoreConflictError(e)) continue;
-      if (isClaimHeldError(e)) throw busy(definition.key);
-      throw e;
-    }
-  }
-  throw new OperationError(
-    409,
-    'Conflict',
-    `The subscription ${definition.key} kept changing while it was applied; try again`,
+        'Conflict',
+        `The subscription ${definition.key} kept changing while it was applied; try again`,
+      ),
   );
 }
 
 /**
- * The certificate the definition uses now (referenced ones resolved), refused with a 400 naming
- * the definition when it is expired, not yet valid, not RSA or unreadable.
+ * The certificate the definition uses now (a referenced one resolved: Key Vault's latest version
+ * or the app setting's PEM), refused with a 400 naming the definition when it is expired, not yet
+ * valid, not RSA or unreadable (docs/rich-notifications.md).
  */
 async function definitionWithCertificate(
   deps: OperationsDeps,
@@ -195,10 +146,31 @@ async function definitionWithCertificate(
     return (await withCurrentCertificate(definition, deps.certificates, deps.clock.now()))
       .definition;
   } catch (e) {
-    if (isCertificateRefusedError(e))
+    if (isCertificateRefusedError(e)) {
       throw new OperationError(400, 'InvalidCertificate', e.message);
+    }
     throw e;
   }
+}
+
+/**
+ * Runs `attempt` again (at most `attempts` times in all) while it loses a conditional write to
+ * another writer (`StoreError` `conflict`); then throws `exhausted()`. The one retry loop of the
+ * admin operations.
+ */
+export async function withConflictRetry<T>(
+  attempt: () => Promise<T>,
+  exhausted: () => Error,
+  attempts = 3,
+): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!isStoreConflictError(e)) throw e;
+    }
+  }
+  throw exhausted();
 }
 
 async function applyChange(
@@ -209,19 +181,17 @@ async function applyChange(
   const { store, clock } = deps;
   const diff = diffDefinitions(existing.definition, definition);
   const changed = diff.recreate.length + diff.patch.length + diff.local.length > 0;
+  const now = clock.now();
   if (!changed) {
     // NOTE: `failed` needs a person (a permission, a definition): one who re-applies it has
     // usually just fixed the cause, so it is tried now rather than at the slow retry.
-    if (existing.status === 'failed' && !isDue(existing, clock.now())) {
-      const now = clock.now();
-      const due = await store.update(
-        { ...withDefinition(existing, existing.definition, now), nextActionAt: now },
-        existing.etag,
-      );
+    if (existing.status === 'failed' && !isDue(existing, now)) {
+      const { etag, ...rest } = existing;
+      const due = await store.update({ ...rest, nextActionAt: now, updatedAt: now }, etag);
       return finish(deps, 'unchanged', due);
     }
     // Re-applying an unchanged definition retries what is due (a failing create, say).
-    return isDue(existing, clock.now())
+    return isDue(existing, now)
       ? finish(deps, 'unchanged', existing)
       : {
           change: 'unchanged',
@@ -230,158 +200,55 @@ async function applyChange(
           complete: isComplete(existing),
         };
   }
-  if (existing.graphSubscriptionId === undefined) {
-    const updated = await store.update(
-      { ...withDefinition(existing, definition, clock.now()), nextActionAt: clock.now() },
-      existing.etag,
-    );
-    return finish(deps, 'updated', updated);
-  }
-  if (diff.recreate.length > 0) return recreate(deps, existing, definition);
-  if (diff.patch.length > 0) return patch(deps, existing, definition);
-  const updated = await store.update(
-    withDefinition(existing, definition, clock.now()),
-    existing.etag,
+  // NOTE: the applied state is written out before the definition changes, so a row that
+  // predates it keeps saying what Graph has.
+  const applied = appliedDefinitionOf(existing);
+  const onGraph =
+    applied === undefined ? undefined : diffDefinitions(applied.definition, definition);
+  const change: ApplyChange =
+    onGraph === undefined
+      ? 'updated'
+      : onGraph.recreate.length > 0
+        ? 'recreated'
+        : onGraph.patch.length > 0
+          ? 'patched'
+          : 'updated';
+  const { etag, ...rest } = existing;
+  const wanted = await store.update(
+    {
+      ...rest,
+      definition,
+      wantedRevision: (existing.wantedRevision ?? 0) + 1,
+      applied,
+      // A Graph step is owed now; a local change (lifetime) waits for the next renewal.
+      nextActionAt: change === 'updated' && applied !== undefined ? existing.nextActionAt : now,
+      updatedAt: now,
+    },
+    etag,
   );
-  return {
-    change: 'updated',
-    subscription: updated,
-    action: undefined,
-    complete: isComplete(updated),
-  };
-}
-
-function withDefinition(
-  sub: StoredSubscription,
-  definition: SubscriptionDefinition,
-  now: Date,
-): ManagedSubscription {
-  const { etag: _etag, ...rest } = sub;
-  return { ...rest, definition, updatedAt: now };
-}
-
-async function claim(deps: OperationsDeps, row: StoredSubscription): Promise<StoredSubscription> {
-  const now = deps.clock.now();
-  return deps.store.claim(row, deps.instanceId, now, new Date(now.getTime() + deps.claimTtlMs));
-}
-
-/** Releases a claim without changing anything else (after a refused Graph call). */
-async function release(deps: OperationsDeps, claimed: StoredSubscription): Promise<void> {
-  await writeOutcome(deps, claimed, (sub, now) =>
-    sub.claim?.owner === deps.instanceId ? { ...sub, claim: undefined, updatedAt: now } : sub,
-  );
-}
-
-async function recreate(
-  deps: OperationsDeps,
-  existing: StoredSubscription,
-  definition: SubscriptionDefinition,
-): Promise<ApplyResult> {
-  const { graph, pacer } = deps;
-  const tenantId = definition.tenantId;
-  await pacer.acquire('write', tenantId);
-  const claimed = await claim(deps, existing);
-  const oldId = claimed.graphSubscriptionId ?? '';
-  try {
-    await graph.delete(tenantId, oldId);
-  } catch (e) {
-    if (!(isGraphError(e) && e.status === 404)) {
-      await release(deps, claimed);
-      throw graphRefusal(e, definition.key, 'delete the old subscription before recreating it');
-    }
+  if (change === 'updated' && applied !== undefined) {
+    return {
+      change,
+      subscription: wanted,
+      action: undefined,
+      complete: isComplete(wanted),
+    };
   }
-  deps.log.info('subscription deleted on Graph to apply a definition change', {
-    tenantId,
-    key: definition.key,
-    graphId: oldId,
-  });
-  // NOTE: stored as pending with its generation kept: the create that follows requests a resync
-  // (reason `recreated`), since notifications between the delete and the create are lost.
-  const toPending: Transition = (sub, now) => ({
-    ...sub,
-    definition,
-    graphSubscriptionId: undefined,
-    expiresAt: undefined,
-    status: 'pending',
-    nextActionAt: now,
-    failureCount: 0,
-    lastError: undefined,
-    pendingEvent: undefined,
-    claim: undefined,
-    updatedAt: now,
-  });
-  const written = await writeOutcome(deps, claimed, toPending);
-  if (written === undefined) throw notFound(definition.key);
-  return finish(deps, 'recreated', written);
+  return finish(deps, change, wanted);
 }
 
-async function patch(
-  deps: OperationsDeps,
-  existing: StoredSubscription,
-  definition: SubscriptionDefinition,
-): Promise<ApplyResult> {
-  const { graph, pacer, clock, policy } = deps;
-  const tenantId = definition.tenantId;
-  await pacer.acquire('write', tenantId);
-  const claimed = await claim(deps, existing);
-  const startedAt = clock.now();
-  // NOTE: the expiry is renewed in the same PATCH (Graph wants one of expiry or URL anyway).
-  const changes: UpdateSubscriptionRequest = {
-    notificationUrl: definition.notificationUrl,
-    expirationDateTime: expiryFor(definition, startedAt, policy),
-    encryptionCertificate: definition.encryptionCertificate,
-    encryptionCertificateId: definition.encryptionCertificateId,
-  };
-  let transition: Transition;
-  try {
-    const renewed = await graph.update(tenantId, claimed.graphSubscriptionId ?? '', changes);
-    transition = (sub, now) =>
-      afterRenewed({ ...sub, definition }, renewed, now, startedAt, policy);
-  } catch (e) {
-    if (!(isGraphError(e) && e.status === 404)) {
-      await release(deps, claimed);
-      throw graphRefusal(e, definition.key, 'update the subscription');
-    }
-    // Graph no longer has it: store the new definition; it is recreated from it at once.
-    transition = (sub, now) =>
-      afterFailure(
-        { ...sub, definition },
-        'renew',
-        { status: 404, code: e.code, message: e.message },
-        now,
-        startedAt,
-        policy,
-      );
-  }
-  const written = await writeOutcome(deps, claimed, transition);
-  if (written === undefined) throw notFound(definition.key);
-  if (written.status === 'removed') return finish(deps, 'patched', written);
-  return {
-    change: 'patched',
-    subscription: written,
-    action: undefined,
-    complete: isComplete(written),
-  };
-}
-
-function graphRefusal(e: unknown, key: string, what: string): OperationError {
-  if (!isGraphError(e)) throw e;
-  const g: GraphError = e;
-  const transient = g.status === 0 || g.status === 429 || g.status >= 500;
-  return new OperationError(
-    transient ? 503 : 502,
-    'GraphRefused',
-    `Graph refused to ${what} for ${key} (${g.status === 0 ? 'no response' : `HTTP ${g.status}`} ${g.code}); nothing was changed`,
-  );
-}
-
-/** Runs the core's reconcile on the stored row now and reports the state it left. */
+/**
+ * Reconciles the stored row once, within the claim TTL (so the call never outlives the claim it
+ * takes), and reports the state it left. What is not done by then stays due for the sweep.
+ */
 async function finish(
   deps: OperationsDeps,
   change: ApplyChange,
   row: StoredSubscription,
 ): Promise<ApplyResult> {
-  const action = await reconcileSubscription(deps, row);
+  const action = await reconcileSubscription(deps, row, {
+    signal: AbortSignal.timeout(deps.claimTtlMs),
+  });
   const fresh =
     (await deps.store.get(row.definition.tenantId, row.definition.key)) ??
     action.subscription ??
@@ -389,8 +256,13 @@ async function finish(
   return { change, subscription: fresh, action, complete: isComplete(fresh) };
 }
 
+/** On Graph, active, with the wanted definition. */
 function isComplete(sub: ManagedSubscription): boolean {
-  return sub.status === 'active' && sub.graphSubscriptionId !== undefined;
+  return (
+    sub.status === 'active' &&
+    sub.graphSubscriptionId !== undefined &&
+    pendingGraphChange(sub) === undefined
+  );
 }
 
 export interface DeleteResult {
@@ -402,55 +274,55 @@ export interface DeleteResult {
 }
 
 /**
- * Marks the subscription `deleting` (due now), then deletes it from Graph and the store. Refused
- * (409 Busy) while another worker holds the row's claim: the outcome it writes afterwards (a
- * renewal, say) would set the status back to active and the delete would be lost.
+ * Stores the wanted state "gone" (`deleting`, due now; conditional on the row read), then
+ * reconciles the row once within the claim TTL: the reconciler deletes it on Graph and from the
+ * store. While another operation holds the row's claim, the delete is still stored and that
+ * operation's outcome keeps it (`deleting` is kept by every outcome write); the sweep finishes it.
  */
 export async function deleteSubscription(
   deps: OperationsDeps,
   key: string,
   tenantId?: string,
 ): Promise<DeleteResult> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const found = await getByKey(deps, key, tenantId);
-    let marked: StoredSubscription = found;
-    if (found.status !== 'deleting') {
-      const now = deps.clock.now();
-      const held = found.claim;
-      if (held !== undefined && held.owner !== deps.instanceId && held.until > now) {
-        throw busy(key);
-      }
-      // NOTE: conditional on the row read, so no claim was taken since the check above.
-      const { etag, ...sub } = found;
-      try {
-        marked = await deps.store.update(
-          { ...sub, status: 'deleting', nextActionAt: now, updatedAt: now },
-          etag,
-        );
-      } catch (e) {
-        if (isStoreConflictError(e)) continue;
-        if (isStoreNotFoundError(e)) {
-          return { deleted: true, subscription: undefined, action: undefined };
+  return withConflictRetry(
+    async () => {
+      const found = await getByKey(deps, key, tenantId);
+      let marked: StoredSubscription = found;
+      if (found.status !== 'deleting') {
+        const now = deps.clock.now();
+        const { etag, ...sub } = found;
+        try {
+          marked = await deps.store.update(
+            { ...sub, status: 'deleting', nextActionAt: now, updatedAt: now },
+            etag,
+          );
+        } catch (e) {
+          if (isStoreNotFoundError(e)) {
+            return { deleted: true, subscription: undefined, action: undefined };
+          }
+          throw e;
         }
-        throw e;
       }
-    }
-    const action = await reconcileSubscription(deps, marked);
-    const left = await deps.store.get(marked.definition.tenantId, key);
-    return { deleted: left === undefined, subscription: left, action };
-  }
-  throw new OperationError(
-    409,
-    'Conflict',
-    `The subscription ${key} kept changing while it was deleted; try again`,
+      const action = await reconcileSubscription(deps, marked, {
+        signal: AbortSignal.timeout(deps.claimTtlMs),
+      });
+      const left = await deps.store.get(marked.definition.tenantId, key);
+      return { deleted: left === undefined, subscription: left, action };
+    },
+    () =>
+      new OperationError(
+        409,
+        'Conflict',
+        `The subscription ${key} kept changing while it was deleted; try again`,
+      ),
   );
 }
 
-function busy(key: string): OperationError {
+function keyInUse(key: string, tenantId: string): OperationError {
   return new OperationError(
     409,
-    'Busy',
-    `The subscription ${key} is being worked on (renewed or recreated); try again in a minute`,
+    'KeyInUse',
+    `The key ${key} is already used in tenant ${tenantId}; keys are unique across tenants`,
   );
 }
 

@@ -34,7 +34,7 @@ export const defaultOutcomeTimings = {
   failedRetryMs: 30 * minute,
 } as const;
 
-/** Why the owning application must resync (design.md section 4). */
+/** Why the owning application must resync (docs/architecture.md#flows). */
 export type ResyncReason = 'subscriptionRemoved' | 'notFound' | 'expired' | 'missed' | 'recreated';
 
 /** What we need of a Graph failure; `GraphError` has this shape. */
@@ -46,7 +46,7 @@ export interface FailureFacts {
   readonly requiredPermissions?: readonly string[] | undefined;
 }
 
-/** Our own code for a PATCH that answered 200 without moving the expiry (design.md section 1). */
+/** Our own code for a PATCH that answered 200 without moving the expiry (docs/architecture.md#decisions-and-their-reasons). */
 export const notExtendedCode = 'NotExtended';
 
 export type FailureClass = 'notFound' | 'transient' | 'denied' | 'rejected';
@@ -79,8 +79,8 @@ export function afterCreated(
       graphSubscriptionId: created.id,
       expiresAt: created.expirationDateTime,
       generation: sub.generation + 1,
-      // NOTE: creating counts as a write that authorizes; the 10-minute rule applies from here.
-      lastRenewedAt: now,
+      // NOTE: a create is not a PATCH: it opens no 10-minute window, so a reauthorizationRequired
+      // right after it is answered with a reauthorize at once.
       nextActionAt: renewalDueAt(sub.definition, created.expirationDateTime, policy),
       ...(resyncReason === undefined ? {} : { resyncRequestedAt: now, resyncReason }),
     },
@@ -164,8 +164,11 @@ export function afterFailure(
   const base = { ...sub, claim: undefined, lastError, updatedAt: now };
   const kind = classifyFailure(failure);
 
-  if (kind === 'notFound' && (action === 'renew' || action === 'reauthorize')) {
-    // Graph no longer has it (expired or deleted): recreate at once, graph-facts section 7.
+  if (
+    kind === 'notFound' &&
+    (action === 'renew' || action === 'reauthorize' || action === 'patch')
+  ) {
+    // Graph no longer has it (expired or deleted): recreate at once, docs/graph-rules.md#errors.
     return settle(
       {
         ...base,
@@ -224,7 +227,7 @@ export function afterFailure(
 
 /**
  * Records a lifecycle event on the row, due now, before anything is done about it: the record is
- * what makes the event durable (design.md section 4).
+ * what makes the event durable (docs/architecture.md#flows).
  */
 export function recordLifecycleEvent(
   sub: ManagedSubscription,

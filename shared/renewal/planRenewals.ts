@@ -1,22 +1,28 @@
+import { claimHeldUntil } from '../subscriptions/claims';
+import { pendingGraphChange } from '../subscriptions/wantedState';
 import type { ManagedSubscription, SubscriptionDefinition } from '../subscriptions/model';
 
 /**
  * The functional core of the sweep: given a subscription, `now` and the policy, decide what to do.
  * No I/O, no clock: the shell reads, calls this, acts, and records the outcome (outcomes.ts).
  *
- * Rules (graph-facts sections 2 and 3, design.md section 4):
+ * Rules (docs/graph-rules.md#lifetimes and docs/graph-rules.md#lifecycle-notifications, docs/architecture.md#flows):
  * - Renew when a quarter of the lifetime or less remains, and never later than four sweep periods
  *   before expiry where half the lifetime allows (two at least). The new expiry is now + lifetime - margin, never under Graph's 45-minute floor.
  * - pending / removed / expired on Graph: create from the stored definition.
- * - reauthorizationRequired: renew when due (a PATCH also reauthorizes), otherwise reauthorize.
- *   Never a reauthorize and a PATCH on one subscription within 10 minutes (graph-facts 3.3).
+ * - reauthorizationRequired: renew when due or when a PATCH was sent in the last 10 minutes (a
+ *   PATCH also reauthorizes), otherwise reauthorize; at once in either case. Never a reauthorize
+ *   and a PATCH on one subscription within 10 minutes; a create opens no window
+ *   (https://learn.microsoft.com/graph/change-notifications-lifecycle-events).
+ * - wanted against applied (wantedState.ts): a changed notification URL or certificate is
+ *   PATCHed (which renews too); any other change Graph cannot PATCH is a delete, then a create.
  * - deleting: delete.
  */
 
 export const minute = 60_000;
-/** Graph raises shorter requested lifetimes to 45 minutes (graph-facts section 2). */
+/** Graph raises shorter requested lifetimes to 45 minutes (docs/graph-rules.md#lifetimes). */
 export const graphMinimumLifetimeMs = 45 * minute;
-/** No reauthorize and PATCH on one subscription within this window (graph-facts 3.3). */
+/** No reauthorize and PATCH on one subscription within this window (docs/graph-rules.md#lifecycle-notifications). */
 export const reauthorizeSpacingMs = 10 * minute;
 /**
  * NOTE: waiting out the 10-minute window is right unless the wait would let the subscription
@@ -40,6 +46,14 @@ export type Decision =
   | { readonly kind: 'create'; readonly reason: CreateReason; readonly expirationDateTime: Date }
   | { readonly kind: 'renew'; readonly reason: RenewReason; readonly expirationDateTime: Date }
   | { readonly kind: 'reauthorize' }
+  /** The wanted definition changed what a PATCH can change; the PATCH also renews. */
+  | {
+      readonly kind: 'patch';
+      readonly reason: 'definitionChanged';
+      readonly expirationDateTime: Date;
+    }
+  /** The wanted definition changed what Graph cannot PATCH: delete, then create. */
+  | { readonly kind: 'recreate'; readonly reason: 'definitionChanged' }
   | { readonly kind: 'delete' }
   /** Something is owed but must wait (the 10-minute rule, another writer's claim). */
   | {
@@ -103,13 +117,12 @@ export function decide(
   subscription: ManagedSubscription,
   now: Date,
   policy: RenewalPolicy,
-  options: { readonly claimOwner?: string } = {},
+  options: { readonly claimTtlMs?: number } = {},
 ): Decision {
   const t = now.getTime();
-  const { claim } = subscription;
-  if (claim !== undefined && claim.until.getTime() > t && claim.owner !== options.claimOwner) {
-    return { kind: 'wait', reason: 'claimed', until: claim.until };
-  }
+  // NOTE: a live claim is held for everyone, this process included: it belongs to one operation.
+  const claimedUntil = claimHeldUntil(subscription, now, options.claimTtlMs ?? Infinity);
+  if (claimedUntil !== undefined) return { kind: 'wait', reason: 'claimed', until: claimedUntil };
   if (subscription.status === 'deleting') return { kind: 'delete' };
   if (!isDue(subscription, now)) return { kind: 'none', nextActionAt: subscription.nextActionAt };
 
@@ -124,6 +137,25 @@ export function decide(
   }
   if (subscription.status === 'removed') return createAt('removed');
   if (expiresAt === undefined || expiresAt.getTime() <= t) return createAt('expired');
+
+  const change = pendingGraphChange(subscription);
+  if (change === 'recreate') return { kind: 'recreate', reason: 'definitionChanged' };
+  if (change === 'patch') {
+    // A PATCH within 10 minutes of a reauthorize is not allowed; wait unless that risks a lapse.
+    const spacingEnds = endOfSpacing(subscription.lastReauthorizedAt);
+    if (
+      spacingEnds !== undefined &&
+      spacingEnds.getTime() > t &&
+      spacingEnds.getTime() <= expiresAt.getTime() - lapseGuardMs
+    ) {
+      return { kind: 'wait', reason: 'reauthorizeSpacing', until: spacingEnds };
+    }
+    return {
+      kind: 'patch',
+      reason: 'definitionChanged',
+      expirationDateTime: expiryFor(definition, now, policy),
+    };
+  }
 
   const dueAt = renewalDueAt(definition, expiresAt, policy);
   const dueForRenewal = dueAt.getTime() <= t;
@@ -148,10 +180,15 @@ export function decide(
   }
 
   if (reauthorizationAsked) {
-    // A renew PATCH in the last 10 minutes forbids a reauthorize now: wait out the window.
+    // A renew PATCH in the last 10 minutes forbids a reauthorize now; another PATCH answers the
+    // event at once instead (a PATCH also reauthorizes), so it never waits.
     const spacingEnds = endOfSpacing(subscription.lastRenewedAt);
     if (spacingEnds !== undefined && spacingEnds.getTime() > t) {
-      return { kind: 'wait', reason: 'reauthorizeSpacing', until: spacingEnds };
+      return {
+        kind: 'renew',
+        reason: 'reauthorizationRequired',
+        expirationDateTime: expiryFor(definition, now, policy),
+      };
     }
     return { kind: 'reauthorize' };
   }

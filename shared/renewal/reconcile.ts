@@ -9,7 +9,9 @@ import {
   isStoreNotFoundError,
   type SubscriptionStore,
 } from '../store/subscriptionStore';
+import { claimHeldUntil, newClaimOwner } from '../subscriptions/claims';
 import { sameChangeTypes, sameSecret } from '../subscriptions/compare';
+import { appliedFrom, pendingGraphChange } from '../subscriptions/wantedState';
 import type { ManagedSubscription, StoredSubscription } from '../subscriptions/model';
 import {
   afterCreated,
@@ -51,7 +53,10 @@ export interface ReconcileDeps {
   readonly policy: OutcomePolicy;
   readonly pacer: WritePacer;
   readonly log: Logger;
-  /** Claim owner: unique per worker instance. */
+  /**
+   * Names the worker in claim owners; every claim adds a unique suffix (`newClaimOwner`), since a
+   * claim belongs to one operation, not to the worker that runs several at once.
+   */
   readonly instanceId: string;
   /** How long a claim holds the row while Graph is called. */
   readonly claimTtlMs: number;
@@ -133,7 +138,7 @@ async function reconcileOnce(
   const { clock, store, policy } = deps;
   const read = await sendPendingResync(deps, start);
   const startedAt = clock.now();
-  const decision = decide(read, startedAt, policy, { claimOwner: deps.instanceId });
+  const decision = decide(read, startedAt, policy, { claimTtlMs: deps.claimTtlMs });
 
   if (decision.kind === 'none' || decision.kind === 'wait') {
     return { report: await reschedule(deps, read, decision, startedAt) };
@@ -150,7 +155,7 @@ async function reconcileOnce(
   try {
     claimed = await store.claim(
       read,
-      deps.instanceId,
+      newClaimOwner(deps.instanceId),
       claimedAt,
       new Date(claimedAt.getTime() + deps.claimTtlMs),
     );
@@ -189,12 +194,17 @@ async function reconcileOnce(
     performed.failure,
     written,
   );
-  // A 404 on renew leaves it `removed` and due now: recreate in the same call. A resync the
-  // write requested is sent in the same call too (and the row rescheduled after it).
-  const again = decide(written, clock.now(), policy, { claimOwner: deps.instanceId });
-  const recreate = again.kind === 'create' && performed.failure?.status === 404;
+  // A 404 on renew leaves it `removed` and due now: recreate in the same call; so does the
+  // delete of a recreate, and a wanted change that arrived while this call held the row. A
+  // resync the write requested is sent in the same call too (and the row rescheduled after it).
+  const again = decide(written, clock.now(), policy, { claimTtlMs: deps.claimTtlMs });
+  const followUp =
+    (again.kind === 'create' &&
+      (performed.failure?.status === 404 || performed.action === 'recreate')) ||
+    (performed.failure === undefined &&
+      (again.kind === 'patch' || again.kind === 'recreate' || again.kind === 'delete'));
   const signal = deps.resync !== undefined && needsResyncSignal(written);
-  return { report: result, continueWith: recreate || signal ? written : undefined };
+  return { report: result, continueWith: followUp || signal ? written : undefined };
 }
 
 interface Performed {
@@ -265,6 +275,8 @@ async function perform(
         encryptionCertificate: definition.encryptionCertificate,
         encryptionCertificateId: definition.encryptionCertificateId,
         latestSupportedTlsVersion: definition.latestSupportedTlsVersion,
+        notificationQueryOptions: definition.notificationQueryOptions,
+        notificationUrlAppId: definition.notificationUrlAppId,
       };
       try {
         const { value: created, capped } = await withGraphsMaximum(
@@ -275,8 +287,10 @@ async function perform(
         );
         return {
           action: 'create',
-          transition: (sub, now) =>
-            afterCreated(capped(sub), created, decision.reason, now, startedAt, policy),
+          transition: (sub, now) => ({
+            ...afterCreated(capped(sub), created, decision.reason, now, startedAt, policy),
+            applied: appliedFrom(claimed),
+          }),
         };
       } catch (e) {
         if (!(isGraphError(e) && e.status === 409)) return failed('create', e);
@@ -312,6 +326,47 @@ async function perform(
         return failed('reauthorize', e);
       }
     }
+    case 'patch': {
+      const id = claimed.graphSubscriptionId ?? '';
+      // NOTE: the expiry is renewed in the same PATCH (Graph wants one of expiry or URL anyway).
+      const changes = {
+        notificationUrl: definition.notificationUrl,
+        encryptionCertificate: definition.encryptionCertificate,
+        encryptionCertificateId: definition.encryptionCertificateId,
+      };
+      try {
+        const { value: renewed, capped } = await withGraphsMaximum(
+          deps,
+          claimed,
+          decision.expirationDateTime,
+          (at) => graph.update(tenantId, id, { ...changes, expirationDateTime: at }, call),
+        );
+        return {
+          action: 'patch',
+          transition: (sub, now) => ({
+            ...afterRenewed(capped(sub), renewed, now, startedAt, policy),
+            applied: appliedFrom(claimed),
+          }),
+        };
+      } catch (e) {
+        return failed('patch', e);
+      }
+    }
+    case 'recreate': {
+      const id = claimed.graphSubscriptionId ?? '';
+      try {
+        await graph.delete(tenantId, id, call);
+      } catch (e) {
+        // 404: Graph no longer has it, which is what the delete wants.
+        if (!(isGraphError(e) && e.status === 404)) return failed('recreate', e);
+      }
+      deps.log.info('subscription deleted on Graph to apply a definition change', {
+        tenantId,
+        key: definition.key,
+        graphId: id,
+      });
+      return { action: 'recreate', transition: afterDeletedForRecreate };
+    }
     case 'delete': {
       try {
         if (claimed.graphSubscriptionId !== undefined) {
@@ -326,6 +381,24 @@ async function perform(
     }
   }
 }
+
+/**
+ * After the delete of a recreate: nothing on Graph, due now, generation kept, so the create that
+ * follows (in the same call) requests a resync: notifications between the two are lost.
+ */
+const afterDeletedForRecreate: Transition = (sub, now) => ({
+  ...sub,
+  graphSubscriptionId: undefined,
+  expiresAt: undefined,
+  applied: undefined,
+  status: 'pending',
+  nextActionAt: now,
+  failureCount: 0,
+  lastError: undefined,
+  pendingEvent: undefined,
+  claim: undefined,
+  updatedAt: now,
+});
 
 /**
  * 409 on create: Graph already has a subscription for this resource and change type, typically
@@ -384,7 +457,12 @@ async function adopt(
     );
     return {
       action: 'adopt',
-      transition: (sub, now) => afterCreated(sub, renewed, decision.reason, now, startedAt, policy),
+      // NOTE: adopting renews with a PATCH: that one opens the 10-minute window.
+      transition: (sub, now) => ({
+        ...afterCreated(sub, renewed, decision.reason, now, startedAt, policy),
+        lastRenewedAt: now,
+        applied: appliedFrom(claimed),
+      }),
     };
   } catch (e) {
     return failedWith(failureFacts(e, definition.resource, deps));
@@ -399,7 +477,11 @@ export async function writeOutcome(
 ): Promise<StoredSubscription | undefined> {
   let read: StoredSubscription = claimed;
   for (let attempt = 0; attempt < maxWriteRetries; attempt++) {
-    const next = keepOutboxDue(deps, transition(read, deps.clock.now()), deps.clock.now());
+    const now = deps.clock.now();
+    const next = keepWantedDue(
+      keepDeleting(read, keepOutboxDue(deps, transition(read, now), now), now),
+      now,
+    );
     try {
       return await deps.store.update(next, read.etag);
     } catch (e) {
@@ -468,9 +550,8 @@ async function sendPendingResync(
 ): Promise<StoredSubscription> {
   const { resync, clock, log } = deps;
   if (resync === undefined || !needsResyncSignal(read)) return read;
-  const held = read.claim;
   // NOTE: the claim's holder sends it after its own write; sending now would send it twice.
-  if (held !== undefined && held.owner !== deps.instanceId && held.until > clock.now()) return read;
+  if (claimHeldUntil(read, clock.now(), deps.claimTtlMs) !== undefined) return read;
   const message = resyncMessageFor(read);
   const where = {
     tenantId: message.tenantId,
@@ -513,6 +594,30 @@ function keepOutboxDue(
   };
 }
 
+/**
+ * A delete stored while another operation held the row is kept by that operation's outcome
+ * (whatever it did on Graph is undone by the delete that follows), due now.
+ */
+function keepDeleting(
+  read: ManagedSubscription,
+  next: ManagedSubscription,
+  now: Date,
+): ManagedSubscription {
+  if (read.status !== 'deleting' || next.status === 'deleting') return next;
+  return { ...next, status: 'deleting', nextActionAt: earliest(next.nextActionAt, now) };
+}
+
+/**
+ * A row whose wanted definition is not yet on Graph stays due, unless it is backing off after a
+ * failure: a wanted change stored while another operation held the row must not wait for that
+ * operation's next renewal time.
+ */
+function keepWantedDue(next: ManagedSubscription, now: Date): ManagedSubscription {
+  if (next.failureCount > 0 || next.status === 'deleting') return next;
+  if (pendingGraphChange(next) === undefined) return next;
+  return { ...next, nextActionAt: earliest(next.nextActionAt, now) };
+}
+
 function failureFacts(
   e: unknown,
   resource: string,
@@ -534,7 +639,7 @@ function failureFacts(
   };
 }
 
-/** Graph's 400 when an expiry is beyond its maximum for the resource (graph-facts section 9). */
+/** Graph's 400 when an expiry is beyond its maximum for the resource (docs/graph-rules.md#lifetimes). */
 const beyondMaximum = /can only be (\d+) minutes in the future/i;
 
 /**
@@ -586,10 +691,12 @@ async function withGraphsMaximum<T>(
 function operationOf(kind: DecisionKind): SubscriptionOperation {
   switch (kind) {
     case 'renew':
+    case 'patch':
       return 'update';
     case 'reauthorize':
       return 'reauthorize';
     case 'delete':
+    case 'recreate':
       return 'delete';
     default:
       return 'create';

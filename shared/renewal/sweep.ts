@@ -105,7 +105,7 @@ export async function runSweep(
   const handle = async (sub: StoredSubscription): Promise<void> => {
     due++;
     if (dryRun) {
-      const decision = decide(sub, startedAt, deps.policy, { claimOwner: deps.instanceId });
+      const decision = decide(sub, startedAt, deps.policy, { claimTtlMs: deps.claimTtlMs });
       count(decision.kind, 'planned');
       planned.push({
         tenantId: sub.definition.tenantId,

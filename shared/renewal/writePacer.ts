@@ -1,7 +1,7 @@
 import type { Clock } from '../clock';
 
 /**
- * Paces Graph subscription calls under Graph's limits (graph-facts 6.2): writes (POST, PATCH,
+ * Paces Graph subscription calls under Graph's limits (docs/graph-rules.md#limits-and-throttling): writes (POST, PATCH,
  * DELETE) 500 per 20 s per app per tenant and 2,000 per app; reauthorize 1,000 and 4,000. By
  * default it uses 90% of each, so a large sweep runs as fast as Graph allows and meets no 429.
  *

@@ -1,7 +1,13 @@
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
-import type { Config } from '../config';
-import { isLoopbackHost, StorageConnectionError, storageEndpointOf } from '../store/tableClient';
+import type { Config, StorageConnection } from '../config';
+import {
+  asStorageConnection,
+  isLoopbackHost,
+  StorageConnectionError,
+  storageCredentialFor,
+  storageEndpointOf,
+} from '../store/tableClient';
 import type { ResyncMessage, ResyncPublisher } from './resyncPublisher';
 
 /**
@@ -53,37 +59,33 @@ export function decodeResyncMessage(text: string): unknown {
 }
 
 /**
- * The queue client for STORAGE_CONNECTION: a connection string (Azurite's included), or a table
- * service URI, whose account's queue endpoint is used with a token credential.
+ * The queue client for the state account: a connection string (Azurite's included), or an
+ * identity-based connection's queue service URI with its managed identity.
  */
 export function resyncQueueClient(
-  connection: string,
+  connection: StorageConnection | string,
   queueName: string,
   options: { readonly credential?: TokenCredential } = {},
 ): QueueClient {
-  const value = connection.trim();
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      throw new StorageConnectionError('is not a valid table service URI');
-    }
-    if (url.protocol !== 'https:' || !url.hostname.includes('.table.')) {
-      throw new StorageConnectionError(
-        'as a URI must be an https:// table service endpoint (ACCOUNT.table.SUFFIX) to find the queue service',
-      );
-    }
-    const queueHost = url.hostname.replace('.table.', '.queue.');
+  const resolved = asStorageConnection(connection);
+  if (resolved.kind === 'managedIdentity') {
     return new QueueServiceClient(
-      `https://${queueHost}`,
-      options.credential ?? new DefaultAzureCredential(),
+      resolved.queueServiceUri,
+      options.credential ?? storageCredentialFor(resolved),
     ).getQueueClient(queueName);
+  }
+  const value = resolved.connectionString.trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new StorageConnectionError(
+      `must be a connection string; for a service URI set ${resolved.setting}__queueServiceUri (managed identity)`,
+      resolved.setting,
+    );
   }
   const endpoint = storageEndpointOf(value, 'queue');
   if (endpoint.protocol === 'http:' && !isLoopbackHost(endpoint.hostname)) {
     throw new StorageConnectionError(
       `uses http:// for ${endpoint.hostname}; plain http is allowed only for a loopback emulator (Azurite)`,
+      resolved.setting,
     );
   }
   return QueueServiceClient.fromConnectionString(value).getQueueClient(queueName);

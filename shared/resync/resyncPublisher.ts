@@ -1,7 +1,7 @@
 import type { ManagedSubscription } from '../subscriptions/model';
 
 /**
- * Resync events for the owning application (design.md section 4): when notifications may have
+ * Resync events for the owning application (docs/architecture.md#flows): when notifications may have
  * been lost (recreated after a removal or a 404, a `missed` event, a definition change applied by
  * recreating), the owner gets a durable message and the same facts stay on the subscription's
  * record until acknowledged.

@@ -8,7 +8,7 @@ import {
   type ManagedSubscription,
   type SubscriptionDefinition,
 } from '../subscriptions/model';
-import type { InvalidRow } from './subscriptionStore';
+import { StoreError, type InvalidRow } from './subscriptionStore';
 
 /**
  * The one place that maps Azure Table rows to and from `ManagedSubscription` (the layout is
@@ -21,6 +21,16 @@ import type { InvalidRow } from './subscriptionStore';
 
 /** Holds one row per tenant that has (or had) subscriptions. `~` sorts after every GUID. */
 export const registryPartitionKey = '~registry';
+
+/**
+ * Holds one reservation row per key (`key|{key}` -> tenant): keys are unique across tenants, and
+ * a conditional insert here is what makes them so. The row `keys|complete` marks that every
+ * subscription row written before reservations existed has one.
+ */
+export const keyReservationPartitionKey = '~keys';
+
+/** A reservation left by a create that never wrote its row is taken over after this long. */
+export const staleKeyReservationMs = 5 * 60_000;
 
 /**
  * Graph subscription ids are GUIDs. We accept a little more, but only characters that are safe in
@@ -68,6 +78,8 @@ export const rowKeys = {
       : `due|${fixedWidthIso(before > latestStorableDate ? latestStorableDate : before)}|~`,
   graph: (graphSubscriptionId: string): string => `graph|${graphSubscriptionId}`,
   tenant: (tenantId: string): string => `tenant|${tenantId}`,
+  keyReservation: (key: string): string => `key|${key}`,
+  keyReservationsComplete: 'keys|complete',
 } as const;
 
 /** `toISOString()` is 24 characters for years 0000-9999, so string order is time order. */
@@ -97,6 +109,8 @@ export type SubscriptionRowProperties = {
   readonly encryptionCertificateSource?: string;
   readonly latestSupportedTlsVersion?: string;
   readonly lifetimeMinutes?: number;
+  readonly notificationQueryOptions?: string;
+  readonly notificationUrlAppId?: string;
   // What we know of its life on Graph.
   readonly clientState: string;
   readonly graphSubscriptionId?: string;
@@ -122,6 +136,11 @@ export type SubscriptionRowProperties = {
   readonly claimUntil?: Date;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  // Wanted and applied state (absent on rows written before they were kept).
+  readonly wantedRevision?: number;
+  /** JSON of the definition the Graph subscription was created or last PATCHed with. */
+  readonly appliedDefinition?: string;
+  readonly appliedWantedRevision?: number;
 };
 
 export type SubscriptionRow = SubscriptionRowProperties & {
@@ -141,6 +160,39 @@ export type RegistryRow = {
   readonly rowKey: string;
   readonly tenantId: string;
 };
+
+export type KeyReservationRow = {
+  readonly partitionKey: string;
+  readonly rowKey: string;
+  readonly tenantId: string;
+  readonly reservedAt: Date;
+};
+
+export function toKeyReservationRow(
+  key: string,
+  tenantId: string,
+  reservedAt: Date,
+): KeyReservationRow {
+  return {
+    partitionKey: keyReservationPartitionKey,
+    rowKey: rowKeys.keyReservation(key),
+    tenantId,
+    reservedAt,
+  };
+}
+
+const keyReservationSchema = z.object({
+  tenantId: z.string().regex(tenantIdPattern),
+  reservedAt: z.union([z.date(), z.iso.datetime().transform((v) => new Date(v))]),
+});
+
+/** The tenant a reservation row names, or undefined when the row is unusable. */
+export function readKeyReservationRow(
+  entity: Readonly<Record<string, unknown>>,
+): { readonly tenantId: string; readonly reservedAt: Date } | undefined {
+  const parsed = keyReservationSchema.safeParse(entity);
+  return parsed.success ? parsed.data : undefined;
+}
 
 export type RowKind = 'sub' | 'due';
 
@@ -192,6 +244,8 @@ function toRowProperties(s: ManagedSubscription, revision: string): Subscription
         : JSON.stringify(d.encryptionCertificateSource),
     latestSupportedTlsVersion: d.latestSupportedTlsVersion,
     lifetimeMinutes: d.lifetimeMinutes,
+    notificationQueryOptions: d.notificationQueryOptions,
+    notificationUrlAppId: d.notificationUrlAppId,
     clientState: s.clientState,
     graphSubscriptionId: s.graphSubscriptionId,
     expiresAt: s.expiresAt,
@@ -218,6 +272,9 @@ function toRowProperties(s: ManagedSubscription, revision: string): Subscription
     claimUntil: s.claim?.until,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
+    wantedRevision: s.wantedRevision,
+    appliedDefinition: s.applied === undefined ? undefined : JSON.stringify(s.applied.definition),
+    appliedWantedRevision: s.applied?.wantedRevision,
   });
 }
 
@@ -235,18 +292,24 @@ const storableDate = z.date().refine((d) => d >= earliestStorableDate && d <= la
 const text = z.string().max(maxTextLength);
 const nonNegativeInt32 = z.number().int().min(0).max(2_147_483_647);
 
-const permissionsJson = z
-  .string()
-  .max(maxTextLength)
-  .transform((value, ctx): unknown => {
-    try {
-      return JSON.parse(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of strings' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.array(z.string().min(1).max(256)));
+/** A row property that holds JSON text, parsed and then checked by `schema`. */
+function jsonText<T extends z.ZodType>(schema: T, expected: string) {
+  return z
+    .string()
+    .max(maxTextLength)
+    .transform((value, ctx): unknown => {
+      try {
+        return JSON.parse(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be ${expected}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
+
+const permissionsJson = jsonText(z.array(z.string().min(1).max(256)), 'a JSON array of strings');
+const definitionJson = jsonText(subscriptionDefinitionSchema, 'a JSON subscription definition');
 
 const rowSchema = z
   .object({
@@ -290,6 +353,9 @@ const rowSchema = z
     claimUntil: storableDate.optional(),
     createdAt: storableDate,
     updatedAt: storableDate,
+    wantedRevision: nonNegativeInt32.optional(),
+    appliedDefinition: definitionJson.optional(),
+    appliedWantedRevision: nonNegativeInt32.optional(),
   })
   .superRefine((row, ctx) => {
     // A group is stored as several properties; half of one is a damaged row, not a value.
@@ -303,6 +369,10 @@ const rowSchema = z
         [row.pendingEventName, row.pendingEventReceivedAt],
       ],
       ['claimOwner and claimUntil', [row.claimOwner, row.claimUntil]],
+      [
+        'appliedDefinition and appliedWantedRevision',
+        [row.appliedDefinition, row.appliedWantedRevision],
+      ],
     ];
     for (const [names, values] of groups) {
       const present = values.filter((v) => v !== undefined).length;
@@ -335,6 +405,8 @@ function toSubscription(row: ParsedRow): ManagedSubscription {
     encryptionCertificateSource: row.encryptionCertificateSource,
     latestSupportedTlsVersion: row.latestSupportedTlsVersion,
     lifetimeMinutes: row.lifetimeMinutes,
+    notificationQueryOptions: row.notificationQueryOptions,
+    notificationUrlAppId: row.notificationUrlAppId,
   });
   return {
     definition,
@@ -372,6 +444,11 @@ function toSubscription(row: ParsedRow): ManagedSubscription {
         : { owner: row.claimOwner, until: row.claimUntil },
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    wantedRevision: row.wantedRevision,
+    applied:
+      row.appliedDefinition === undefined || row.appliedWantedRevision === undefined
+        ? undefined
+        : { definition: row.appliedDefinition, wantedRevision: row.appliedWantedRevision },
   };
 }
 
@@ -566,6 +643,11 @@ export function copySubscription(s: ManagedSubscription): ManagedSubscription {
         : { owner: s.claim.owner, until: new Date(s.claim.until.getTime()) },
     createdAt: new Date(s.createdAt.getTime()),
     updatedAt: new Date(s.updatedAt.getTime()),
+    wantedRevision: s.wantedRevision,
+    applied:
+      s.applied === undefined
+        ? undefined
+        : { definition: { ...s.applied.definition }, wantedRevision: s.applied.wantedRevision },
   };
 }
 
@@ -573,7 +655,7 @@ export function copySubscription(s: ManagedSubscription): ManagedSubscription {
 export function listPageSize(requested: number | undefined): number {
   if (requested === undefined) return 100;
   if (!Number.isInteger(requested) || requested < 1 || requested > 1000) {
-    throw new RangeError('pageSize must be an integer from 1 to 1000');
+    throw new StoreError('badInput', {}, 'pageSize must be an integer from 1 to 1000');
   }
   return requested;
 }

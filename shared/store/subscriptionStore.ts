@@ -3,22 +3,29 @@ import type {
   StoredSubscription,
   SubscriptionStatus,
 } from '../subscriptions/model';
+import { claimHeldUntil } from '../subscriptions/claims';
 
 /**
- * The state of every managed subscription (design.md section 3). Implemented by
+ * The state of every managed subscription (docs/architecture.md#state-on-the-row). Implemented by
  * `TableSubscriptionStore` (Azure Tables) and `InMemorySubscriptionStore` (core tests); one
  * behavioural test suite runs against both.
  *
  * Every write is conditional on the ETag the caller read. A writer that loses a race gets a
- * `StoreConflictError`, re-reads and re-decides; nothing is overwritten blindly. A state change of
+ * `StoreError` `conflict`, re-reads and re-decides; nothing is overwritten blindly. A state change of
  * one subscription (its row, its Graph-id index, its due index) is one atomic write.
  */
 export interface SubscriptionStore {
-  /** Stores a new subscription and its indexes. `StoreConflictError` if the key exists. */
+  /** Stores a new subscription and its indexes. `StoreError` `conflict` if the key exists. */
   create(subscription: ManagedSubscription): Promise<StoredSubscription>;
 
   /** By our stable key. */
   get(tenantId: string, key: string): Promise<StoredSubscription | undefined>;
+
+  /**
+   * By key alone (keys are unique across tenants): reads the key's reservation, then the row of
+   * the tenant it names. Never scans the tenants (rows older than reservations are migrated once).
+   */
+  findByKey(key: string): Promise<StoredSubscription | undefined>;
 
   /**
    * By Graph subscription id, for lifecycle notifications: one point read when the tenant is
@@ -31,15 +38,15 @@ export interface SubscriptionStore {
 
   /**
    * Replaces the subscription if its ETag is still `etag`, moving its indexes with it.
-   * `StoreConflictError` when another writer got there first; `StoreNotFoundError` when gone.
+   * `StoreError` `conflict` when another writer got there first; `StoreError` `notFound` when gone.
    * Key and tenant cannot change.
    */
   update(next: ManagedSubscription, etag: string): Promise<StoredSubscription>;
 
   /**
-   * Takes the row for `owner` until `until` (an ETag update), before a Graph call that creates.
-   * `ClaimHeldError` if another owner holds an unexpired claim at `now`; an expired claim is
-   * taken over. `StoreConflictError` if the row changed since it was read.
+   * Takes the row for `owner` (one operation) until `until` (an ETag update), before a Graph
+   * call. `StoreError` `claimHeld` if any claim is held at `now` (`claimHeldUntil`); an expired claim is
+   * taken over. `StoreError` `conflict` if the row changed since it was read.
    */
   claim(
     current: StoredSubscription,
@@ -93,51 +100,81 @@ export interface InvalidRow {
   readonly reason: string;
 }
 
-export class StoreConflictError extends Error {
+/**
+ * What a store refuses, as one error with a `kind` (a protocol callers switch on, instead of a
+ * class per case or a built-in error type):
+ * - `conflict`: another writer changed the row since it was read (or a row with that key or
+ *   Graph id exists): re-read and decide again;
+ * - `notFound`: the row is gone;
+ * - `claimHeld`: a live claim holds the row (`owner`, `until`);
+ * - `keyInUse`: the key is reserved by another tenant (`heldByTenant`);
+ * - `badInput`: an argument the store cannot use (a page size, a continuation token it did not
+ *   issue or issued for another filter, an invalid date).
+ */
+export type StoreErrorKind = 'conflict' | 'notFound' | 'claimHeld' | 'keyInUse' | 'badInput';
+
+export interface StoreErrorDetails {
+  readonly tenantId?: string | undefined;
+  readonly key?: string | undefined;
+  /** `claimHeld`: the claim's owner and its honoured end. */
+  readonly owner?: string | undefined;
+  readonly until?: Date | undefined;
+  /** `keyInUse`: the tenant the key is reserved for. */
+  readonly heldByTenant?: string | undefined;
+  readonly cause?: unknown;
+}
+
+export class StoreError extends Error {
+  readonly tenantId: string | undefined;
+  readonly key: string | undefined;
+  readonly owner: string | undefined;
+  readonly until: Date | undefined;
+  readonly heldByTenant: string | undefined;
+
   constructor(
-    readonly tenantId: string,
-    readonly key: string,
-    options?: { cause?: unknown },
+    readonly kind: StoreErrorKind,
+    details: StoreErrorDetails = {},
+    message: string = defaultMessage(kind, details),
   ) {
-    super(`Subscription ${key} in tenant ${tenantId} was changed by another writer`, options);
-    this.name = 'StoreConflictError';
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'StoreError';
+    this.tenantId = details.tenantId;
+    this.key = details.key;
+    this.owner = details.owner;
+    this.until = details.until;
+    this.heldByTenant = details.heldByTenant;
   }
 }
 
-export class StoreNotFoundError extends Error {
-  constructor(
-    readonly tenantId: string,
-    readonly key: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`Subscription ${key} in tenant ${tenantId} does not exist`, options);
-    this.name = 'StoreNotFoundError';
+function defaultMessage(kind: StoreErrorKind, d: StoreErrorDetails): string {
+  const what = `Subscription ${d.key ?? '?'} in tenant ${d.tenantId ?? '?'}`;
+  switch (kind) {
+    case 'conflict':
+      return `${what} was changed by another writer`;
+    case 'notFound':
+      return `${what} does not exist`;
+    case 'claimHeld':
+      return `${what} is claimed until ${d.until?.toISOString() ?? '?'}`;
+    case 'keyInUse':
+      return `The key ${d.key ?? '?'} is reserved by tenant ${d.heldByTenant ?? '?'}`;
+    case 'badInput':
+      return 'The store cannot use this argument';
   }
 }
 
-export class ClaimHeldError extends Error {
-  constructor(
-    readonly tenantId: string,
-    readonly key: string,
-    readonly owner: string,
-    readonly until: Date,
-  ) {
-    super(`Subscription ${key} in tenant ${tenantId} is claimed until ${until.toISOString()}`);
-    this.name = 'ClaimHeldError';
-  }
-}
-
-export const isStoreConflictError = (e: unknown): e is StoreConflictError =>
-  e instanceof StoreConflictError;
-export const isStoreNotFoundError = (e: unknown): e is StoreNotFoundError =>
-  e instanceof StoreNotFoundError;
-export const isClaimHeldError = (e: unknown): e is ClaimHeldError => e instanceof ClaimHeldError;
+export const isStoreError = (e: unknown, kind?: StoreErrorKind): e is StoreError =>
+  e instanceof StoreError && (kind === undefined || e.kind === kind);
+export const isStoreConflictError = (e: unknown): e is StoreError => isStoreError(e, 'conflict');
+export const isStoreNotFoundError = (e: unknown): e is StoreError => isStoreError(e, 'notFound');
+export const isClaimHeldError = (e: unknown): e is StoreError => isStoreError(e, 'claimHeld');
+export const isKeyInUseError = (e: unknown): e is StoreError => isStoreError(e, 'keyInUse');
 
 /**
  * The claim rule both stores apply before their conditional write: the state `current` becomes
- * when `owner` takes it until `until`. `ClaimHeldError` if another owner's claim is unexpired at
- * `now`. The check uses what the caller read; the store's conditional write makes it hold, since
- * a claim taken since then changed the row and the write conflicts.
+ * when `owner` takes it until `until` (so `until - now` is the claim TTL). `StoreError` `claimHeld` if a
+ * claim is held at `now` (see `claimHeldUntil`), whoever its owner. The check uses what the
+ * caller read; the store's conditional write makes it hold, since a claim taken since then
+ * changed the row and the write conflicts.
  */
 export function claimedState(
   current: StoredSubscription,
@@ -146,10 +183,16 @@ export function claimedState(
   until: Date,
 ): ManagedSubscription {
   const { tenantId, key } = current.definition;
-  if (!(until > now)) throw new RangeError('a claim must end after now');
-  const held = current.claim;
-  if (held !== undefined && held.owner !== owner && held.until > now) {
-    throw new ClaimHeldError(tenantId, key, held.owner, held.until);
+  if (!(until > now))
+    throw new StoreError('badInput', { tenantId, key }, 'a claim must end after now');
+  const heldUntil = claimHeldUntil(current, now, until.getTime() - now.getTime());
+  if (heldUntil !== undefined && current.claim !== undefined) {
+    throw new StoreError('claimHeld', {
+      tenantId,
+      key,
+      owner: current.claim.owner,
+      until: heldUntil,
+    });
   }
   const { etag, ...subscription } = current;
   return { ...subscription, claim: { owner, until }, updatedAt: now };

@@ -1,18 +1,27 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import type { Config } from '../config';
+import type { FleetSummary } from '../operations/health';
 import type { SweepSummary } from '../renewal/sweep';
 import { createTableIfMissing, statusOf, subscriptionTableClient } from './tableClient';
 
 /**
  * Where the outcome of the last sweep is kept, so `health` (and `graph-subs status`) can say
- * whether the sweep runs and runs clean (design.md section 4, flow step 5). Dry runs are not
+ * whether the sweep runs and runs clean (the sweep flow's last step). Dry runs are not
  * recorded: they change nothing.
  */
 export interface SweepRecords {
-  record(summary: SweepSummary): Promise<void>;
+  /** Keeps the sweep's summary and, when given, the fleet counts taken after it (one row). */
+  record(summary: SweepSummary, fleet?: FleetSummary): Promise<void>;
   /** The last sweep recorded, or undefined when none has been (or the record is unreadable). */
   last(): Promise<SweepSummary | undefined>;
+  /** The last sweep and the last fleet counts, in one point read. */
+  kept(): Promise<KeptRecord>;
+}
+
+export interface KeptRecord {
+  readonly sweep?: SweepSummary;
+  readonly fleet?: FleetSummary;
 }
 
 /** What is kept: the summary without the dry-run plan. */
@@ -22,15 +31,22 @@ function recordable(summary: SweepSummary): SweepSummary {
 }
 
 export class InMemorySweepRecords implements SweepRecords {
-  private kept: string | undefined;
+  private summary: string | undefined;
+  private fleet: string | undefined;
 
-  record(summary: SweepSummary): Promise<void> {
-    if (!summary.dryRun) this.kept = JSON.stringify(recordable(summary));
+  record(summary: SweepSummary, fleet?: FleetSummary): Promise<void> {
+    if (summary.dryRun) return Promise.resolve();
+    this.summary = JSON.stringify(recordable(summary));
+    if (fleet !== undefined) this.fleet = JSON.stringify(fleet);
     return Promise.resolve();
   }
 
   last(): Promise<SweepSummary | undefined> {
-    return Promise.resolve(this.kept === undefined ? undefined : parseSummary(this.kept));
+    return Promise.resolve(this.summary === undefined ? undefined : parseSummary(this.summary));
+  }
+
+  kept(): Promise<KeptRecord> {
+    return Promise.resolve(keptOf({ summary: this.summary, fleet: this.fleet }));
   }
 }
 
@@ -47,19 +63,35 @@ export class TableSweepRecords implements SweepRecords {
     return new TableSweepRecords(subscriptionTableClient(storage.connection, storage.table));
   }
 
-  async record(summary: SweepSummary): Promise<void> {
+  async record(summary: SweepSummary, fleet?: FleetSummary): Promise<void> {
     if (summary.dryRun) return;
     await this.ready();
     // NOTE: last writer wins: two overlapping sweeps each record their own outcome, in order of
-    // finishing, which is what "the last sweep" means to a reader.
+    // finishing, which is what "the last sweep" means to a reader. Merge keeps the last fleet
+    // counts when this sweep could not take them.
     await this.client.upsertEntity(
       {
         partitionKey: runsPartitionKey,
         rowKey: lastSweepRowKey,
         summary: JSON.stringify(recordable(summary)),
+        ...(fleet === undefined ? {} : { fleet: JSON.stringify(fleet) }),
       },
-      'Replace',
+      'Merge',
     );
+  }
+
+  async kept(): Promise<KeptRecord> {
+    await this.ready();
+    try {
+      const entity = await this.client.getEntity<{ summary?: unknown; fleet?: unknown }>(
+        runsPartitionKey,
+        lastSweepRowKey,
+      );
+      return keptOf(entity);
+    } catch (e) {
+      if (statusOf(e) === 404) return {};
+      throw e;
+    }
   }
 
   async last(): Promise<SweepSummary | undefined> {
@@ -117,4 +149,31 @@ function parseSummary(text: string): SweepSummary | undefined {
   const parsed = summarySchema.safeParse(json);
   // NOTE: the schema checks the shape; the action names are the sweep's own, written by it.
   return parsed.success ? (parsed.data as SweepSummary) : undefined;
+}
+
+const fleetSchema = z.object({
+  computedAt: z.string(),
+  total: count,
+  statuses: z.record(z.string(), count),
+  lapsed: count,
+  problemCount: count,
+  resyncsPending: count,
+  oldestUnacknowledgedResyncAt: z.string().nullable(),
+  soonestExpiry: z.string().nullable(),
+  expiringWithinHours: z.array(z.object({ hours: z.number(), count })),
+});
+
+function keptOf(row: { summary?: unknown; fleet?: unknown }): KeptRecord {
+  const sweep = typeof row.summary === 'string' ? parseSummary(row.summary) : undefined;
+  let fleet: FleetSummary | undefined;
+  if (typeof row.fleet === 'string') {
+    try {
+      const parsed = fleetSchema.safeParse(JSON.parse(row.fleet));
+      // NOTE: the schema checks the shape; the status names are the sweep's own, written by it.
+      if (parsed.success) fleet = parsed.data as unknown as FleetSummary;
+    } catch {
+      fleet = undefined;
+    }
+  }
+  return { ...(sweep === undefined ? {} : { sweep }), ...(fleet === undefined ? {} : { fleet }) };
 }

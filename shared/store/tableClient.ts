@@ -1,77 +1,94 @@
 import { TableClient } from '@azure/data-tables';
 import { isRestError } from '@azure/core-rest-pipeline';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import type { StorageConnection } from '../config';
 
 /**
- * Builds the TableClient for STORAGE_CONNECTION, which is one of:
+ * Builds the TableClient for the state account (STORAGE_CONNECTION, else AzureWebJobsStorage),
+ * which is one of:
  * - a connection string (account key or SAS), including Azurite's explicit `http://127.0.0.1:...`;
  * - `UseDevelopmentStorage=true` (Azurite on its standard ports);
- * - a table service URI, `https://ACCOUNT.table.core.windows.net`, used with a token credential
- *   (`DefaultAzureCredential` unless one is given: managed identity in Azure).
+ * - an identity-based connection (`__accountName` or `__tableServiceUri`), reached with
+ *   `ManagedIdentityCredential`: the system-assigned identity, or the user-assigned one that
+ *   `__clientId` names. Never `DefaultAzureCredential`, which would pick up whatever other
+ *   credential the environment happens to hold (Graph's app registration, for one).
  *
  * Plain http is allowed only to a loopback host (Azurite): a key or SAS sent over http to anything
  * else would be readable on the network. Errors never echo the connection string: it is a secret.
  * Building the client does no I/O; `createTableIfMissing` is the first round trip.
  */
 
-export interface SubscriptionTableClientOptions {
-  /** For a table service URI. Default: `new DefaultAzureCredential()`. */
+export interface StorageClientOptions {
+  /** For an identity-based connection. Default: `storageCredentialFor(connection)`. */
   readonly credential?: TokenCredential;
 }
 
-/** STORAGE_CONNECTION is unusable. The message says why, without the value. */
+/** The state account's settings are unusable. The message says why, without the value. */
 export class StorageConnectionError extends Error {
-  constructor(message: string) {
-    super(`STORAGE_CONNECTION ${message}`);
+  constructor(message: string, setting = 'STORAGE_CONNECTION') {
+    super(`${setting} ${message}`);
     this.name = 'StorageConnectionError';
   }
 }
 
+const credentials = new WeakMap<StorageConnection, TokenCredential>();
+
+/**
+ * The managed identity of an identity-based connection; one per connection, so the table and
+ * the queue clients share its token cache.
+ */
+export function storageCredentialFor(
+  connection: Extract<StorageConnection, { kind: 'managedIdentity' }>,
+): TokenCredential {
+  let credential = credentials.get(connection);
+  if (credential === undefined) {
+    credential =
+      connection.clientId === undefined
+        ? new ManagedIdentityCredential()
+        : new ManagedIdentityCredential({ clientId: connection.clientId });
+    credentials.set(connection, credential);
+  }
+  return credential;
+}
+
+/** A connection string is accepted as it is, for callers (tests, benches) that hold one. */
+export function asStorageConnection(connection: StorageConnection | string): StorageConnection {
+  return typeof connection === 'string'
+    ? { kind: 'connectionString', setting: 'STORAGE_CONNECTION', connectionString: connection }
+    : connection;
+}
+
 export function subscriptionTableClient(
-  connection: string,
+  connection: StorageConnection | string,
   tableName: string,
-  options: SubscriptionTableClientOptions = {},
+  options: StorageClientOptions = {},
 ): TableClient {
-  const value = connection.trim();
+  const resolved = asStorageConnection(connection);
+  if (resolved.kind === 'managedIdentity') {
+    return new TableClient(
+      resolved.tableServiceUri,
+      tableName,
+      options.credential ?? storageCredentialFor(resolved),
+    );
+  }
+  const value = resolved.connectionString.trim();
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    return clientForServiceUri(value, tableName, options);
+    throw new StorageConnectionError(
+      `must be a connection string; for a service URI set ${resolved.setting}__tableServiceUri and __queueServiceUri (managed identity)`,
+      resolved.setting,
+    );
   }
   const endpoint = tableEndpointOf(value);
   const insecure = endpoint.protocol === 'http:';
   if (insecure && !isLoopbackHost(endpoint.hostname)) {
     throw new StorageConnectionError(
       `uses http:// for ${endpoint.hostname}; plain http is allowed only for a loopback emulator (Azurite)`,
+      resolved.setting,
     );
   }
   // NOTE: the SDK needs allowInsecureConnection for an explicit http:// endpoint (Azurite); it
   // sets it itself for UseDevelopmentStorage=true.
   return TableClient.fromConnectionString(value, tableName, { allowInsecureConnection: insecure });
-}
-
-function clientForServiceUri(
-  value: string,
-  tableName: string,
-  options: SubscriptionTableClientOptions,
-): TableClient {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new StorageConnectionError('is not a valid table service URI');
-  }
-  if (url.protocol !== 'https:') {
-    // NOTE: bearer tokens are refused over http by the SDK pipeline; say so before the first call.
-    throw new StorageConnectionError(
-      'as a URI must use https://; for Azurite use UseDevelopmentStorage=true or its connection string',
-    );
-  }
-  if (url.search !== '' || url.username !== '' || url.password !== '') {
-    throw new StorageConnectionError(
-      'as a URI must be the bare table service endpoint (no query or user info); put a SAS in a connection string',
-    );
-  }
-  const endpoint = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-  return new TableClient(endpoint, tableName, options.credential ?? new DefaultAzureCredential());
 }
 
 /** The table endpoint a connection string points at, to decide whether http is acceptable. */

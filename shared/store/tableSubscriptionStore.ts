@@ -3,6 +3,7 @@ import { odata, type TableClient, type TransactionAction } from '@azure/data-tab
 import { z } from 'zod';
 import type { Config } from '../config';
 import {
+  subscriptionKeyPattern,
   tenantIdPattern,
   type ManagedSubscription,
   type StoredSubscription,
@@ -14,7 +15,11 @@ import {
   graphSubscriptionIdPattern,
   InvalidRowError,
   isStorableKey,
+  keyReservationPartitionKey,
   listPageSize,
+  readKeyReservationRow,
+  staleKeyReservationMs,
+  toKeyReservationRow,
   readGraphIndexRow,
   readRegistryRow,
   readSubscriptionRow,
@@ -28,8 +33,7 @@ import {
 } from './subscriptionEntity';
 import {
   claimedState,
-  StoreConflictError,
-  StoreNotFoundError,
+  StoreError,
   type InvalidRow,
   type ListDueOptions,
   type ListOptions,
@@ -39,7 +43,7 @@ import {
 import { createTableIfMissing, statusOf, subscriptionTableClient } from './tableClient';
 
 /**
- * `SubscriptionStore` on Azure Table Storage (design.md section 3, improved).
+ * `SubscriptionStore` on Azure Table Storage (docs/architecture.md#state-on-the-row).
  *
  * Rows. PartitionKey is the tenant id, so every row of one subscription shares a partition and
  * every state change is one entity-group transaction (atomic: a crash leaves the old state or the
@@ -64,7 +68,7 @@ import { createTableIfMissing, statusOf, subscriptionTableClient } from './table
  * claim and delete is the first action of its transaction: DELETE of the old due row
  * `due|{old nextActionAt}|{key}|{old revision}`. That row exists exactly while the state the caller
  * read is current, so a lost race is a 404 inside the transaction, which rolls the whole
- * transaction back; it becomes `StoreConflictError`, or `StoreNotFoundError` when a point read shows
+ * transaction back; it becomes `StoreError` `conflict`, or `StoreError` `notFound` when a point read shows
  * the sub row gone. Nothing is overwritten blindly.
  * Why not the service ETag: the due row moves on nearly every write (a sweep reschedules), so the
  * row that holds the condition is also the row the transaction deletes, and @azure/data-tables 13.3
@@ -76,7 +80,7 @@ import { createTableIfMissing, statusOf, subscriptionTableClient } from './table
  * A state change is: [delete old due (the condition), replace sub, create new due, and when the
  * Graph id changes: delete old graph index, create new one]. Create is [create sub (409 when the
  * key exists), create due, create graph index (409 when another subscription in the tenant has
- * that Graph id)]. 409 and 412 mean another writer won: `StoreConflictError`.
+ * that Graph id)]. 409 and 412 mean another writer won: `StoreError` `conflict`.
  *
  * Reads: rows that fail validation are reported through `onInvalid` and skipped by `listDue` and
  * `list`, never rewritten; `get` throws `InvalidRowError` for the one row it was asked for. Filters
@@ -85,7 +89,7 @@ import { createTableIfMissing, statusOf, subscriptionTableClient } from './table
  * fail between the writes of one state change; production wiring leaves it out.
  */
 
-export type StoreWriteStep = 'registry' | 'transaction';
+export type StoreWriteStep = 'registry' | 'reservation' | 'transaction';
 
 /** Test hook: throw (or wait) just before a write. Shared by the in-memory store. */
 export interface StoreFaults {
@@ -167,7 +171,7 @@ function decodeListToken(token: string): ListPosition {
   }
   const parsed = listTokenSchema.safeParse(json);
   if (!parsed.success || (parsed.data.c !== undefined && !isServiceToken(parsed.data.c))) {
-    throw new RangeError('continuationToken was not issued by this store');
+    throw new StoreError('badInput', {}, 'continuationToken was not issued by this store');
   }
   return parsed.data;
 }
@@ -207,6 +211,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
   /** Tenants this instance has registered; the registry write is idempotent, this only saves it. */
   private readonly registered = new Set<string>();
   private tableReady: Promise<void> | undefined;
+  private migration: Promise<void> | undefined;
 
   constructor(
     private readonly client: TableClient,
@@ -229,6 +234,9 @@ export class TableSubscriptionStore implements SubscriptionStore {
     const { tenantId, key } = subscription.definition;
     await this.ready();
     await this.register(tenantId, key);
+    // NOTE: rows older than reservations are reserved first, so a key they hold is refused here.
+    await this.reserveExistingKeys();
+    await this.reserveKey(subscription);
     const revision = randomUUID();
     const actions: TransactionAction[] = [
       ['create', toSubscriptionRow(subscription, revision, 'sub')],
@@ -250,6 +258,17 @@ export class TableSubscriptionStore implements SubscriptionStore {
     const reading = readSubscriptionRow(entity);
     if (!reading.ok) throw new InvalidRowError(reading.problem);
     return stored(reading.subscription, reading.revision);
+  }
+
+  async findByKey(key: string): Promise<StoredSubscription | undefined> {
+    if (!subscriptionKeyPattern.test(key)) return undefined;
+    await this.ready();
+    const reservation = await this.readReservation(key);
+    if (reservation !== undefined) return this.get(reservation.tenantId, key);
+    await this.reserveExistingKeys();
+    // NOTE: a reservation the migration wrote just now is found on the second read.
+    const migrated = await this.readReservation(key);
+    return migrated === undefined ? undefined : this.get(migrated.tenantId, key);
   }
 
   async findByGraphId(
@@ -318,7 +337,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
   async delete(current: StoredSubscription, etag?: string): Promise<void> {
     const { tenantId, key } = current.definition;
     // NOTE: no row has such keys, and they must not reach a RowKey.
-    if (!isStorableKey(tenantId, key)) throw new StoreNotFoundError(tenantId, key);
+    if (!isStorableKey(tenantId, key)) throw new StoreError('notFound', { tenantId, key });
     await this.ready();
     const token = decodeToken(etag ?? current.etag);
     if (token === undefined) throw await this.conflictOrNotFound(tenantId, key, undefined);
@@ -333,10 +352,12 @@ export class TableSubscriptionStore implements SubscriptionStore {
       ]);
     }
     await this.commit(tenantId, key, actions);
+    await this.releaseKey(tenantId, key);
   }
 
   async *listDue(before: Date, options: ListDueOptions = {}): AsyncIterable<StoredSubscription> {
-    if (Number.isNaN(before.getTime())) throw new RangeError('before must be a valid date');
+    if (Number.isNaN(before.getTime()))
+      throw new StoreError('badInput', {}, 'before must be a valid date');
     await this.ready();
     const tenants =
       options.tenantId === undefined
@@ -364,7 +385,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
         ? undefined
         : decodeListToken(options.continuationToken);
     if (start !== undefined && options.tenantId !== undefined && start.t !== options.tenantId) {
-      throw new RangeError('continuationToken belongs to another tenant filter');
+      throw new StoreError('badInput', {}, 'continuationToken belongs to another tenant filter');
     }
     await this.ready();
     const tenants: AsyncIterator<string> | Iterator<string> =
@@ -503,6 +524,115 @@ export class TableSubscriptionStore implements SubscriptionStore {
     ];
   }
 
+  /**
+   * Reserves the key for the subscription's tenant (conditional insert, 409 when it exists)
+   * before the subscription row is written. A reservation of the same tenant is ours (a create
+   * that crashed before its row, or a concurrent one, which the row's own insert decides). One
+   * of another tenant refuses the key (`keyInUse`), unless that tenant has no such row and the
+   * reservation is older than `staleKeyReservationMs` (its create never finished): then it is
+   * taken over, conditionally on its ETag.
+   */
+  private async reserveKey(subscription: ManagedSubscription): Promise<void> {
+    const { tenantId, key } = subscription.definition;
+    const row = toKeyReservationRow(key, tenantId, subscription.createdAt);
+    await this.options.faults?.beforeWrite?.('reservation', { tenantId, key });
+    this.metrics.requests += 1;
+    try {
+      await this.client.createEntity(row);
+      return;
+    } catch (e) {
+      if (statusOf(e) !== 409) throw e;
+    }
+    const held = await this.readReservation(key);
+    if (held === undefined) throw new StoreError('conflict', { tenantId, key });
+    if (held.tenantId === tenantId) return;
+    const inUse = new StoreError('keyInUse', { tenantId, key, heldByTenant: held.tenantId });
+    const young =
+      subscription.createdAt.getTime() - held.reservedAt.getTime() < staleKeyReservationMs;
+    if (young || (await this.pointRead(held.tenantId, rowKeys.subscription(key))) !== undefined) {
+      throw inUse;
+    }
+    this.metrics.requests += 1;
+    try {
+      await this.client.updateEntity(row, 'Replace', { etag: held.etag });
+    } catch (e) {
+      const status = statusOf(e);
+      if (status === 412 || status === 404) throw new StoreError('conflict', { tenantId, key });
+      throw e;
+    }
+  }
+
+  /** Removes the key's reservation if it names `tenantId` (after its row was deleted). */
+  private async releaseKey(tenantId: string, key: string): Promise<void> {
+    const held = await this.readReservation(key);
+    if (held?.tenantId !== tenantId) return;
+    this.metrics.requests += 1;
+    try {
+      await this.client.deleteEntity(keyReservationPartitionKey, rowKeys.keyReservation(key), {
+        etag: held.etag,
+      });
+    } catch (e) {
+      // Gone or re-reserved meanwhile: either way not ours to remove any more.
+      const status = statusOf(e);
+      if (status !== 404 && status !== 412) throw e;
+    }
+  }
+
+  private async readReservation(
+    key: string,
+  ): Promise<{ tenantId: string; reservedAt: Date; etag: string } | undefined> {
+    const entity = await this.pointRead(keyReservationPartitionKey, rowKeys.keyReservation(key));
+    if (entity === undefined) return undefined;
+    const reading = readKeyReservationRow(entity);
+    const etag = entity.etag;
+    return reading === undefined || typeof etag !== 'string' ? undefined : { ...reading, etag };
+  }
+
+  /**
+   * Migration: rows written before keys were reserved get their reservation (the first tenant in
+   * registry order wins a key found in two), then a marker row says it is done, so a lookup by key
+   * never scans the tenants again. Run by the first create or missed lookup of a store instance,
+   * and only until some instance has written the marker (one point read after that).
+   */
+  private reserveExistingKeys(): Promise<void> {
+    this.migration ??= (async () => {
+      const marker = await this.pointRead(
+        keyReservationPartitionKey,
+        rowKeys.keyReservationsComplete,
+      );
+      if (marker !== undefined) return;
+      for (const tenantId of await this.tenants()) {
+        const { from, below } = rowKeyRanges.subscription;
+        const filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${from} and RowKey lt ${below}`;
+        for await (const page of this.pages(filter)) {
+          for (const entity of page) {
+            const reading = readSubscriptionRow(entity);
+            if (!reading.ok) continue;
+            const { definition, createdAt } = reading.subscription;
+            await this.insertIfMissing(toKeyReservationRow(definition.key, tenantId, createdAt));
+          }
+        }
+      }
+      await this.insertIfMissing({
+        partitionKey: keyReservationPartitionKey,
+        rowKey: rowKeys.keyReservationsComplete,
+      });
+    })().catch((e: unknown) => {
+      this.migration = undefined;
+      throw e;
+    });
+    return this.migration;
+  }
+
+  private async insertIfMissing(entity: { partitionKey: string; rowKey: string }): Promise<void> {
+    this.metrics.requests += 1;
+    try {
+      await this.client.createEntity(entity);
+    } catch (e) {
+      if (statusOf(e) !== 409) throw e;
+    }
+  }
+
   private async register(tenantId: string, key: string): Promise<void> {
     if (this.registered.has(tenantId)) return;
     await this.options.faults?.beforeWrite?.('registry', { tenantId, key });
@@ -519,20 +649,20 @@ export class TableSubscriptionStore implements SubscriptionStore {
     } catch (e) {
       const status = statusOf(e);
       if (status === 409 || status === 412)
-        throw new StoreConflictError(tenantId, key, { cause: e });
+        throw new StoreError('conflict', { tenantId, key, cause: e });
       if (status === 404) throw await this.conflictOrNotFound(tenantId, key, e);
       throw e;
     }
   }
 
-  /** After a failed condition: gone (`StoreNotFoundError`) or changed (`StoreConflictError`). */
+  /** After a failed condition: gone (`StoreError` `notFound`) or changed (`StoreError` `conflict`). */
   private async conflictOrNotFound(tenantId: string, key: string, cause: unknown): Promise<Error> {
     const row = isStorableKey(tenantId, key)
       ? await this.pointRead(tenantId, rowKeys.subscription(key))
       : undefined;
     return row === undefined
-      ? new StoreNotFoundError(tenantId, key, { cause })
-      : new StoreConflictError(tenantId, key, { cause });
+      ? new StoreError('notFound', { tenantId, key, cause })
+      : new StoreError('conflict', { tenantId, key, cause });
   }
 
   private ready(): Promise<void> {

@@ -4,7 +4,7 @@ import { isAzureDeliveryTarget, notificationTargetProblem } from '../graph/notif
 
 /**
  * A managed subscription: the definition its owner gave us, and what we know of its life on
- * Graph. Property names of the definition are Graph's (design.md section 6).
+ * Graph. Property names of the definition are Graph's (docs/admin-api.md#definitions).
  */
 
 export const subscriptionStatuses = [
@@ -51,6 +51,21 @@ const notificationTarget = z
   });
 
 /**
+ * Graph's `changeType` is a comma-separated list of `created`, `updated` and `deleted`;
+ * Microsoft's own pages write it with spaces and in any case (`"created, updated"`,
+ * `"Updated,Deleted,Created"`). One form is stored and compared: trimmed, lower-cased,
+ * de-duplicated and sorted (https://learn.microsoft.com/graph/api/resources/subscription).
+ */
+export function normalizeChangeType(value: string): string {
+  // NOTE: an empty entry ("created,,updated") is kept, so the format check still names it.
+  const parts = value.split(',').map((v) => v.trim().toLowerCase());
+  return [...new Set(parts)].sort().join(',');
+}
+
+/** Graph's application ids are GUIDs (`notificationUrlAppId`). */
+const guid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/**
  * The shape of a definition (types and formats). Graph-specific rules (lifetimes, certificates,
  * lifecycle URL requirements) are checked by the Graph module's definition checks.
  */
@@ -71,9 +86,15 @@ export const subscriptionDefinitionSchema = z
       .refine((v) => !/^https?:/i.test(v), {
         message: 'must be a path relative to the Graph version root, without https://',
       }),
-    changeType: z.string().regex(/^(created|updated|deleted)(,(created|updated|deleted))*$/, {
-      message: 'must be created, updated and/or deleted, comma-separated',
-    }),
+    changeType: z
+      .string()
+      .max(128)
+      .transform(normalizeChangeType)
+      .pipe(
+        z.string().regex(/^(created|deleted|updated)(,(created|deleted|updated))*$/, {
+          message: 'must be created, updated and/or deleted, comma-separated',
+        }),
+      ),
     notificationUrl: notificationTarget,
     lifecycleNotificationUrl: notificationTarget.optional(),
     includeResourceData: z.boolean().default(false),
@@ -84,6 +105,14 @@ export const subscriptionDefinitionSchema = z
     encryptionCertificateSource: certificateReferenceSchema.optional(),
     latestSupportedTlsVersion: z.enum(tlsVersions).optional(),
     lifetimeMinutes: z.number().int().positive().optional(),
+    // NOTE: OData options for the target state: required by Universal Print job subscriptions
+    // and used to filter Entra health-monitoring alerts. Graph cannot PATCH it (recreated).
+    notificationQueryOptions: z.string().min(1).max(2048).optional(),
+    // NOTE: the app id Graph puts in validation tokens of rich notifications; not PATCHable.
+    notificationUrlAppId: z
+      .string()
+      .regex(guid, { message: 'must be an app id (GUID)' })
+      .optional(),
   })
   .strict();
 
@@ -143,6 +172,23 @@ export interface ManagedSubscription {
   readonly claim: SubscriptionClaim | undefined;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /**
+   * Wanted state: `definition` is what the owner last applied; this counts those changes (0 or
+   * absent on rows written before it was kept).
+   */
+  readonly wantedRevision?: number | undefined;
+  /**
+   * Applied state: the definition the Graph subscription `graphSubscriptionId` was created or last
+   * PATCHed with (with `expiresAt` and `generation`). Absent while nothing is on Graph; on rows
+   * written before it was kept, read as `definition` (see `appliedDefinitionOf`).
+   */
+  readonly applied?: AppliedDefinition | undefined;
+}
+
+/** What is on Graph for a row: the definition sent and the wanted revision it came from. */
+export interface AppliedDefinition {
+  readonly definition: SubscriptionDefinition;
+  readonly wantedRevision: number;
 }
 
 /** A subscription as read from a store: with the ETag every conditional write needs. */

@@ -227,7 +227,11 @@ describe('graph-subs apply', () => {
       '4000',
     ]);
 
-    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run).toMatchObject({ code: 0 });
+    // The permission to grant is named before Graph is called (the only line on stderr).
+    expect(run.stderr.trim()).toBe(
+      `[0] events-1: needs application permissions in tenant ${tenant}: Calendars.Read`,
+    );
     const [header, line] = run.stdout.split('\n');
     expect(header).toMatch(/^#\s+KEY\s+RESULT\s+CHANGE\s+STATUS\s+GRAPH ID\s+EXPIRES$/);
     expect(line).toMatch(

@@ -52,7 +52,7 @@ const hookKey = 'hook-secret-key-of-the-owner';
 const hookUrl = `https://hooks.example.com/api/notify?code=${hookKey}`;
 /** The admin API's documented body cap (functions/support/adminApi.ts). */
 const maxBodyBytes = 256 * 1024;
-/** Documented formats (design.md section 6, the definition schema's messages). */
+/** Documented formats (docs/admin-api.md#definitions, the definition schema's messages). */
 const guid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const keyFormat = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const statuses = [
@@ -373,7 +373,7 @@ function defect(): fc.Arbitrary<Defect> {
         fc.integer({ min: 129, max: 300 }).map((n) => 'i'.repeat(n)),
       ),
     }),
-    // NOTE: rich notifications need a certificate and its id (graph-facts section 1).
+    // NOTE: rich notifications need a certificate and its id (docs/graph-rules.md#the-subscription-resource).
     fc.record({
       kind: fc.constant('set' as const),
       field: fc.constant('includeResourceData'),

@@ -202,7 +202,7 @@ describe('Graph client: operations', () => {
     const listed = await all(graph.list(tenant));
 
     expect(listed.map((s) => s.id).sort()).toEqual([...ids].sort());
-    // NOTE: list responses omit clientState (graph-facts section 6.2, S9).
+    // NOTE: list responses omit clientState (docs/graph-rules.md#the-subscription-resource).
     expect(listed.every((s) => s.clientState === null)).toBe(true);
     expect(callsOf('list')).toHaveLength(3);
   });

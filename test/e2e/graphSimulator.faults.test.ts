@@ -7,7 +7,7 @@ import {
 } from '../../devkit/graphSimulator';
 
 /**
- * Throttling (graph-facts sections 6.2 and 6.3) on the injected clock with a tiny window,
+ * Throttling (docs/graph-rules.md#limits-and-throttling) on the injected clock with a tiny window,
  * injected faults, latency and the call log.
  */
 

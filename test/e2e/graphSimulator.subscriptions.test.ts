@@ -7,7 +7,7 @@ import {
 } from '../../devkit/graphSimulator';
 
 /**
- * The subscription API as graph-facts sections 1, 2 and 7 describe it. Notification URLs here
+ * The subscription API as docs/graph-rules.md#the-subscription-resource, docs/graph-rules.md#lifetimes and docs/graph-rules.md#errors describe it. Notification URLs here
  * are on a non-loopback host, which the simulator accepts without a validation request (the
  * handshake itself is covered in graphSimulator.webhooks.test.ts).
  */
@@ -306,7 +306,7 @@ describe('tenants and listing', () => {
   });
 });
 
-describe('lifetimes (graph-facts section 2)', () => {
+describe('lifetimes (docs/graph-rules.md#lifetimes)', () => {
   test.each([
     ['users/{id}/messages', {}, 10080],
     ['users/{id}/events', {}, 10080],

@@ -52,7 +52,7 @@ describe('Graph simulator: token endpoint and bearer tokens', () => {
       appid: sim.clientId,
       aud: 'https://graph.microsoft.com',
     });
-    // expires_in 3599 on real time (graph-facts section 9).
+    // expires_in 3599 on real time (docs/graph-rules.md#tokens).
     expect(token.expiresOnTimestamp).toBeGreaterThan(Date.now() + 55 * 60 * 1000);
     const list = await rawRequest(sim, 'GET', '/v1.0/subscriptions', { token: token.token });
     expect(list.status).toBe(200);

@@ -13,8 +13,8 @@ import {
 } from '../../devkit/graphSimulator';
 
 /**
- * Graph's outbound calls: the validation handshake (graph-facts section 4) against a loopback
- * HTTPS receiver, and lifecycle notifications (section 3) with each payload variant.
+ * Graph's outbound calls: the validation handshake (docs/graph-rules.md#validation-handshake) against a loopback
+ * HTTPS receiver, and lifecycle notifications (docs/graph-rules.md#lifecycle-notifications) with each payload variant.
  */
 
 const tenantA = '0a0a0a0a-1111-4111-8111-111111111111';

@@ -212,6 +212,7 @@ describe('GET /api/health', () => {
     const broken: SubscriptionStore = {
       create: fail,
       get: fail,
+      findByKey: fail,
       findByGraphId: fail,
       update: fail,
       claim: fail,
@@ -229,7 +230,7 @@ describe('GET /api/health', () => {
       reasons: ['the state of the subscriptions could not be read (storage or settings)'],
     });
     expect(answer.logs).toEqual([
-      { level: 'error', args: ['health could not be read', { error: 'Error' }] },
+      { level: 'error', args: ['health could not be read {"error":"Error"}'] },
     ]);
     expect(answer.text).not.toContain('very-secret');
   });

@@ -1,10 +1,11 @@
+import { withoutDeploymentMarker } from '../../shared/drift/deploymentMarker';
 import { randomUUID } from 'node:crypto';
 import type { QueueClient } from '@azure/storage-queue';
 import { subscriptionsApiHandler } from '../../functions/subscriptionsApi';
 import { coreDependencies, type AppDependencies } from '../../shared/composition';
 import type { FieldProblem } from '../../shared/operations/errors';
 import type { DriftReport } from '../../shared/operations/verify';
-import { writeOutcome } from '../../shared/renewal/reconcile';
+import { reconcileSubscription, writeOutcome } from '../../shared/renewal/reconcile';
 import { runSweep } from '../../shared/renewal/sweep';
 import {
   decodeResyncMessage,
@@ -317,8 +318,16 @@ describe('PUT /api/subscriptions/{key}', () => {
       expect(newId).not.toBe(before.graphSubscriptionId);
       expect(graphWrites()).toEqual(['delete 204', 'create 201']);
       expect(onGraph(before.graphSubscriptionId)).toBeUndefined();
-      const copy = onGraph(newId);
-      expect(copy).toBeDefined();
+      const onGraphCopy = onGraph(newId);
+      expect(onGraphCopy).toBeDefined();
+      // NOTE: Graph holds the lifecycle URL with this deployment's marker added (docs/drift.md).
+      const copy = onGraphCopy && {
+        ...onGraphCopy,
+        lifecycleNotificationUrl:
+          onGraphCopy.lifecycleNotificationUrl === null
+            ? null
+            : withoutDeploymentMarker(onGraphCopy.lifecycleNotificationUrl),
+      };
       expect(copy).toMatchObject(
         field === 'lifecycleNotificationUrl' ? change : { [field]: change[field] },
       );
@@ -498,24 +507,33 @@ describe('PUT /api/subscriptions/{key}', () => {
     expect((await resyncMessagesFor(key)).map((m) => m.reason)).toEqual(['notFound']);
   });
 
-  test('when Graph refuses the PATCH of a new notification URL, then 503 and the record keeps the old URL', async () => {
+  test('when Graph refuses the PATCH of a new notification URL for now, then 202: the URL stays wanted and a later reconcile applies it', async () => {
     const key = aKey('patch-refused');
     const definition = mailDefinition();
     const before = await created(key, definition);
+    const newUrl = 'https://hooks2.example.com/api/notify';
     h.sim.injectFault({ match: { method: 'PATCH' }, status: 503, retryAfterSeconds: 1 });
 
-    const answer = await put(key, {
-      ...definition,
-      notificationUrl: 'https://hooks2.example.com/api/notify',
-    });
+    const answer = await put(key, { ...definition, notificationUrl: newUrl });
 
-    expect(answer.status).toBe(503);
-    expect(answer.headers.get('retry-after')).not.toBeNull();
-    expect((answer.body as ErrorBody).error.code).toBe('GraphRefused');
+    expect(answer.status).toBe(202);
+    const body = answer.body as ApplyBody;
+    expect(body).toMatchObject({ change: 'patched', complete: false });
+    expect(body.action).toMatchObject({ action: 'patch', outcome: 'failed', status: 503 });
     const row = await h.read(key);
-    expect(row.definition.notificationUrl).toBe(hookUrl);
+    expect(row.definition.notificationUrl).toBe(newUrl);
+    expect(row.applied?.definition.notificationUrl).toBe(hookUrl);
     expect(row.claim).toBeUndefined();
     expect(onGraph(before.graphSubscriptionId)?.notificationUrl).toBe(hookUrl);
+
+    h.sim.clearFaults();
+    const backingOff = await h.read(key);
+    h.clock.advance(backingOff.nextActionAt.getTime() - h.clock.now().getTime());
+    const retried = await reconcileSubscription(deps, await h.read(key));
+
+    expect(retried).toMatchObject({ action: 'patch', outcome: 'succeeded' });
+    expect(onGraph(before.graphSubscriptionId)?.notificationUrl).toBe(newUrl);
+    expect((await h.read(key)).applied?.definition.notificationUrl).toBe(newUrl);
   });
 });
 
@@ -825,43 +843,58 @@ describe('while another instance works on the subscription', () => {
     return { other, claimed };
   }
 
-  test('when it is deleted meanwhile, then 409 Busy, and the renewal that finishes cannot undo a delete', async () => {
+  test('when it is deleted meanwhile, then 202: the delete is stored, the renewal that finishes keeps it, and the next reconcile deletes', async () => {
     const key = aKey('delete-busy');
-    await created(key);
+    const view = await created(key);
     const { other, claimed } = await claimedElsewhere(key);
 
     const answer = await api('DELETE', `/api/subscriptions/${key}`);
 
-    expect(answer.status).toBe(409);
-    expect((answer.body as ErrorBody).error.code).toBe('Busy');
-    // The other worker records its renewal; then the delete goes through.
-    await writeOutcome(other, claimed, (sub, now) => ({
+    expect(answer.status).toBe(202);
+    expect(answer.body).toMatchObject({
+      deleted: false,
+      subscription: { status: 'deleting' },
+      action: { outcome: 'skipped' },
+    });
+    // The other worker records its renewal; the delete stays wanted, due now.
+    const recorded = await writeOutcome(other, claimed, (sub, now) => ({
       ...sub,
       status: 'active',
       claim: undefined,
       updatedAt: now,
     }));
-    const retried = await api('DELETE', `/api/subscriptions/${key}`);
-    expect(retried.status).toBe(200);
+    expect(recorded?.status).toBe('deleting');
+    const report = await reconcileSubscription(deps, await h.read(key));
+    expect(report).toMatchObject({ action: 'delete', outcome: 'succeeded' });
     expect(await h.store.get(h.tenantId, key)).toBeUndefined();
+    expect(onGraph(view.graphSubscriptionId)).toBeUndefined();
   });
 
-  test('when its notification URL is changed meanwhile, then 409 Busy and nothing changes', async () => {
+  test('when its notification URL is changed meanwhile, then 202 with no Graph call, and the URL is PATCHed once the claim is released', async () => {
     const key = aKey('patch-busy');
     const definition = mailDefinition();
-    await created(key, definition);
-    await claimedElsewhere(key);
+    const view = await created(key, definition);
+    const { other, claimed } = await claimedElsewhere(key);
     h.sim.resetCalls();
+    const newUrl = 'https://hooks2.example.com/api/notify';
 
-    const answer = await put(key, {
-      ...definition,
-      notificationUrl: 'https://hooks2.example.com/api/notify',
-    });
+    const answer = await put(key, { ...definition, notificationUrl: newUrl });
 
-    expect(answer.status).toBe(409);
-    expect((answer.body as ErrorBody).error.code).toBe('Busy');
+    expect(answer.status).toBe(202);
+    expect(answer.body).toMatchObject({ change: 'patched', complete: false });
     expect(graphWrites()).toEqual([]);
-    expect((await h.read(key)).definition.notificationUrl).toBe(hookUrl);
+    expect((await h.read(key)).definition.notificationUrl).toBe(newUrl);
+    // The other worker finishes (a renewal that changed nothing on the URL): the change stays due.
+    const recorded = await writeOutcome(other, claimed, (sub, now) => ({
+      ...sub,
+      claim: undefined,
+      nextActionAt: new Date(now.getTime() + 60 * minute),
+      updatedAt: now,
+    }));
+    expect(recorded?.nextActionAt.getTime()).toBeLessThanOrEqual(h.clock.now().getTime());
+    await reconcileSubscription(deps, await h.read(key));
+    expect(graphWrites()).toEqual(['update 200']);
+    expect(onGraph(view.graphSubscriptionId)?.notificationUrl).toBe(newUrl);
   });
 });
 
@@ -952,6 +985,7 @@ describe('routing and failures', () => {
     const broken: SubscriptionStore = {
       create: fail,
       get: fail,
+      findByKey: fail,
       findByGraphId: fail,
       update: fail,
       claim: fail,
@@ -977,7 +1011,7 @@ describe('routing and failures', () => {
     expect(errors).toEqual([
       {
         level: 'error',
-        args: ['admin API request failed unexpectedly', { operation: 'get', error: 'TypeError' }],
+        args: ['admin API request failed unexpectedly {"operation":"get","error":"TypeError"}'],
       },
     ]);
     expect(JSON.stringify(answer.logs)).not.toContain('unreachable');

@@ -8,8 +8,8 @@ import { startHarness, type Harness } from '../../devkit/appHarness';
 
 /**
  * The sweep keeps a subscription of every resource family alive: created once, then renewed at
- * each `nextActionAt` on simulated time, each new expiry within the family's maximum (graph-facts
- * section 2) and accepted by the Graph simulator, whose lifetime table is written apart from ours.
+ * each `nextActionAt` on simulated time, each new expiry within the family's maximum
+ * (docs/graph-rules.md#lifetimes) and accepted by the Graph simulator, whose lifetime table is written apart from ours.
  */
 
 const minute = 60_000;

@@ -5,7 +5,7 @@ import { startHarness, type Harness } from '../../devkit/appHarness';
 import type { SimulatedCall } from '../../devkit/graphSimulator';
 
 /**
- * `reauthorizationRequired` as the sweep answers it (graph-facts 3.3): a renew PATCH when the
+ * `reauthorizationRequired` as the sweep answers it (docs/graph-rules.md#lifecycle-notifications): a renew PATCH when the
  * renewal is due (it reauthorizes too), a reauthorize POST otherwise, and never a reauthorize and
  * a PATCH on one subscription within 10 minutes. The event is recorded on the row as the
  * lifecycle endpoint records it (`recordLifecycleEvent`), then the sweep acts.
@@ -49,7 +49,7 @@ function onGraph(id: string) {
   return h.sim.subscriptions(h.tenantId).find((s) => s.id === id);
 }
 
-/** graph-facts 3.3: no reauthorize and PATCH on one subscription within 10 minutes. */
+/** docs/graph-rules.md#lifecycle-notifications: no reauthorize and PATCH on one subscription within 10 minutes. */
 function expectTenMinuteRule(id: string): void {
   const calls = callsOf(id);
   const reauthorizes = calls.filter((c) => c.kind === 'reauthorize');
@@ -107,7 +107,7 @@ describe('sweep: reauthorizationRequired', () => {
     expect(onGraph(id)?.lastReauthorizedAt).toBeInstanceOf(Date);
   });
 
-  test('when reauthorization is required within 10 minutes of a renew PATCH, then the reauthorize waits until the window has passed', async () => {
+  test('when reauthorization is required within 10 minutes of a renew PATCH, then it is answered at once with another PATCH, never a reauthorize', async () => {
     const before = await created('after-patch');
     const id = before.graphSubscriptionId!;
     h.clock.advanceTo(before.nextActionAt);
@@ -119,22 +119,14 @@ describe('sweep: reauthorizationRequired', () => {
 
     await sweep();
 
-    const waiting = await h.read('after-patch');
-    expect(callsOf(id).map((c) => c.kind)).toEqual(['update']);
-    expect(waiting.status).toBe('reauthorizationRequired');
-    expect(waiting.nextActionAt).toEqual(new Date(renewed.lastRenewedAt!.getTime() + tenMinutes));
-
-    await sweepEveryMinuteUntil(new Date(waiting.nextActionAt.getTime() + 5 * minute));
-
     expect(callsOf(id).map((c) => [c.kind, c.status])).toEqual([
       ['update', 200],
-      ['reauthorize', 204],
+      ['update', 200],
     ]);
-    expectTenMinuteRule(id);
-    expect(await h.read('after-patch')).toMatchObject({
-      status: 'active',
-      pendingEvent: undefined,
-    });
+    expect(h.sim.spacingViolations()).toEqual([]);
+    const after = await h.read('after-patch');
+    expect(after).toMatchObject({ status: 'active', pendingEvent: undefined });
+    expect(after.expiresAt!.getTime()).toBeGreaterThan(renewed.expiresAt!.getTime());
   });
 
   test('when a renewal comes due within 10 minutes of a reauthorize, then the PATCH waits until the window has passed and still comes before expiry', async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
 import { loadConfig, type Config } from '../../shared/config';
 import { TableSubscriptionStore } from '../../shared/store/tableSubscriptionStore';
+import { parseLogLine } from '../../shared/logger';
 import {
   subscriptionDefinitionSchema,
   type SubscriptionDefinition,
@@ -141,8 +142,8 @@ describe('timer handler: sweepSubscriptions', () => {
 
     expect(lines).toContainEqual({ level: 'warning', args: ['sweep is running late (past due)'] });
     const outcomes = lines
-      .map((l) => l.args[1])
-      .filter((p): p is Record<string, unknown> => typeof p === 'object' && p !== null)
+      .map((l) => (typeof l.args[0] === 'string' ? parseLogLine(l.args[0]).properties : undefined))
+      .filter((p): p is Readonly<Record<string, unknown>> => p !== undefined)
       .filter((p) => typeof p.key === 'string');
     expect(outcomes).toEqual(
       expect.arrayContaining([
@@ -187,16 +188,20 @@ describe('timer handler: sweepSubscriptions', () => {
     expect(lines.filter((l) => l.level === 'warning')).toEqual([]);
   });
 
-  test('when a setting is invalid, then loading the function fails naming the bad keys', () => {
+  test('when a setting is invalid, then the function still loads and its run fails naming the bad keys', async () => {
     const withoutStorage = Object.fromEntries(
       Object.entries(env).filter(([name]) => name !== 'STORAGE_CONNECTION'),
     );
     Reflect.deleteProperty(process.env, 'STORAGE_CONNECTION');
     Reflect.deleteProperty(process.env, 'AzureWebJobsStorage');
 
+    const { sweepSubscriptions } = loadSweepFunction({
+      ...withoutStorage,
+      SWEEP_SCHEDULE: '0 0 */2 * * *',
+    });
     let failure: unknown;
     try {
-      loadSweepFunction({ ...withoutStorage, SWEEP_SCHEDULE: '0 0 */2 * * *' });
+      await sweepSubscriptions(timer(false), new InvocationContext());
     } catch (e) {
       failure = e;
     }

@@ -65,8 +65,11 @@ describe('QueueResyncPublisher on Azurite', () => {
     expect(() => resyncQueueClient(connection, 'q1x')).not.toThrow(/c2VjcmV0/);
   });
 
-  test('when the connection is a table service URI, then the same account queue endpoint is used', () => {
-    const client = resyncQueueClient('https://acct.table.core.windows.net', 'resync');
+  test('when the connection is identity-based, then its queue service URI is used', () => {
+    const client = resyncQueueClient(
+      loadConfig({ STORAGE_CONNECTION__accountName: 'acct' }).storage.connection,
+      'resync',
+    );
     expect(client.url).toBe('https://acct.queue.core.windows.net/resync');
   });
 });

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { odata, TableClient, type TableEntity } from '@azure/data-tables';
-import { isInvalidRowError, registryPartitionKey } from '../../shared/store/subscriptionEntity';
+import {
+  isInvalidRowError,
+  keyReservationPartitionKey,
+  registryPartitionKey,
+} from '../../shared/store/subscriptionEntity';
 import type { InvalidRow } from '../../shared/store/subscriptionStore';
 import { subscriptionTableClient } from '../../shared/store/tableClient';
 import {
@@ -160,6 +164,86 @@ describe('TableSubscriptionStore rows', () => {
     await store.delete(created);
 
     expect(await rowKeysIn(table, tenantId)).toEqual([]);
+  });
+
+  test('when a subscription is created, then its key is reserved in the fixed partition, and released on delete', async () => {
+    const { store, table } = aStore();
+    const tenantId = aTenantId();
+    const created = await store.create(aSubscription({ tenantId, key: 'reserved' }));
+
+    const reservation = await table.getEntity(keyReservationPartitionKey, 'key|reserved');
+    await store.delete(created);
+
+    expect(reservation.tenantId).toBe(tenantId);
+    expect(await rowKeysIn(table, keyReservationPartitionKey)).toEqual(['keys|complete']);
+  });
+
+  test('when rows were written before keys were reserved, then a lookup by key migrates them once and another tenant is refused', async () => {
+    const { store, table } = aStore();
+    const [tenantA, tenantB] = [aTenantId(), aTenantId()];
+    await store.create(aSubscription({ tenantId: tenantA, key: 'legacy' }));
+    await store.create(aSubscription({ tenantId: tenantA, key: 'legacy-two' }));
+    // As deployed data looks: no reservation rows, no marker.
+    await table.deleteEntity(keyReservationPartitionKey, 'key|legacy');
+    await table.deleteEntity(keyReservationPartitionKey, 'key|legacy-two');
+    await table.deleteEntity(keyReservationPartitionKey, 'keys|complete');
+    const fresh = new TableSubscriptionStore(table);
+
+    const found = await fresh.findByKey('legacy');
+    const refused = await failureOf(
+      fresh.create(aSubscription({ tenantId: tenantB, key: 'legacy-two' })),
+    );
+
+    expect(found?.definition.tenantId).toBe(tenantA);
+    expect(refused).toMatchObject({ kind: 'keyInUse', heldByTenant: tenantA });
+    expect(await rowKeysIn(table, keyReservationPartitionKey)).toEqual([
+      'keys|complete',
+      'key|legacy',
+      'key|legacy-two',
+    ]);
+  });
+
+  test('when a reservation of another tenant has no row and is stale, then a create takes it over', async () => {
+    const { store, table } = aStore();
+    const [tenantA, tenantB] = [aTenantId(), aTenantId()];
+    await table.createTable();
+    // A create in tenant A that crashed after its reservation, ten minutes ago.
+    await table.createEntity({
+      partitionKey: keyReservationPartitionKey,
+      rowKey: 'key|orphaned',
+      tenantId: tenantA,
+      reservedAt: minutesAfter(referenceTime, -10),
+    });
+
+    const created = await store.create(
+      aSubscription({ tenantId: tenantB, key: 'orphaned', createdAt: referenceTime }),
+    );
+
+    expect(created.definition.tenantId).toBe(tenantB);
+    expect((await table.getEntity(keyReservationPartitionKey, 'key|orphaned')).tenantId).toBe(
+      tenantB,
+    );
+  });
+
+  test('when a reservation of another tenant has no row yet but is young, then a create is refused', async () => {
+    const { store, table } = aStore();
+    const [tenantA, tenantB] = [aTenantId(), aTenantId()];
+    await table.createTable();
+    await table.createEntity({
+      partitionKey: keyReservationPartitionKey,
+      rowKey: 'key|in-flight',
+      tenantId: tenantA,
+      reservedAt: minutesAfter(referenceTime, -1),
+    });
+
+    const refused = await failureOf(
+      store.create(
+        aSubscription({ tenantId: tenantB, key: 'in-flight', createdAt: referenceTime }),
+      ),
+    );
+
+    expect(refused).toMatchObject({ kind: 'keyInUse', heldByTenant: tenantA });
+    expect(await store.get(tenantB, 'in-flight')).toBeUndefined();
   });
 
   test('when the table does not exist yet, then the first call creates it and a second store shares it', async () => {

@@ -1,5 +1,6 @@
 import {
   isClaimHeldError,
+  isKeyInUseError,
   isStoreConflictError,
   isStoreNotFoundError,
   type InvalidRow,
@@ -154,7 +155,7 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         expect(read?.etag).toBe(created.etag);
       });
 
-      test('when the key exists in the tenant, then create fails with StoreConflictError and keeps the first', async () => {
+      test('when the key exists in the tenant, then create fails with a conflict and keeps the first', async () => {
         const first = await store.create(aSubscription({ tenantId: tenantA, key: 'orders' }));
 
         const failure = await failureOf(
@@ -163,14 +164,6 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
 
         expect(isStoreConflictError(failure)).toBe(true);
         expect(withoutEtag(await store.get(tenantA, 'orders'))).toEqual(withoutEtag(first));
-      });
-
-      test('when the same key is used in two tenants, then both are stored apart', async () => {
-        await store.create(aSubscription({ tenantId: tenantA, key: 'orders', status: 'active' }));
-        await store.create(aSubscription({ tenantId: tenantB, key: 'orders', status: 'failed' }));
-
-        expect((await store.get(tenantA, 'orders'))?.status).toBe('active');
-        expect((await store.get(tenantB, 'orders'))?.status).toBe('failed');
       });
 
       test.each([
@@ -327,7 +320,7 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         expect(withoutEtag(updated)).toEqual(withoutEtag(created));
       });
 
-      test('when the etag is stale, then update fails with StoreConflictError and keeps the winner', async () => {
+      test('when the etag is stale, then update fails with a conflict and keeps the winner', async () => {
         const created = await store.create(aSubscription({ tenantId: tenantA }));
         await store.update({ ...created, status: 'removed' }, created.etag);
 
@@ -345,7 +338,7 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         expect(read?.nextActionAt).toEqual(created.nextActionAt);
       });
 
-      test('when the etag is not one the store issued, then update fails with StoreConflictError', async () => {
+      test('when the etag is not one the store issued, then update fails with a conflict', async () => {
         const created = await store.create(aSubscription({ tenantId: tenantA }));
 
         const failure = await failureOf(store.update({ ...created, failureCount: 1 }, 'W/"nope"'));
@@ -372,7 +365,7 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         ).toHaveLength(2);
       });
 
-      test('when the subscription was deleted, then update fails with StoreNotFoundError', async () => {
+      test('when the subscription was deleted, then update fails with notFound', async () => {
         const created = await store.create(aSubscription({ tenantId: tenantA }));
         await store.delete(created);
 
@@ -541,6 +534,63 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
       });
     });
 
+    describe('key reservations (keys are unique across tenants)', () => {
+      test('when the key is used in another tenant, then create fails with keyInUse and stores nothing', async () => {
+        const first = await store.create(
+          aPendingSubscription({ tenantId: tenantA, key: 'shared' }),
+        );
+
+        const failure = await failureOf(
+          store.create(aPendingSubscription({ tenantId: tenantB, key: 'shared' })),
+        );
+
+        expect(isKeyInUseError(failure)).toBe(true);
+        expect(failure).toMatchObject({ heldByTenant: tenantA });
+        expect(await store.get(tenantB, 'shared')).toBeUndefined();
+        expect((await store.findByKey('shared'))?.etag).toBe(first.etag);
+      });
+
+      test('when one key is created in many tenants at once, then exactly one create succeeds', async () => {
+        const tenants = Array.from({ length: 12 }, () => aTenantId());
+
+        const results = await Promise.allSettled(
+          tenants.map((tenantId) => store.create(aPendingSubscription({ tenantId, key: 'race' }))),
+        );
+
+        const winners = results.filter((r) => r.status === 'fulfilled');
+        const refusals = results.filter(
+          (r) => r.status === 'rejected' && isKeyInUseError(r.reason),
+        );
+        expect(winners).toHaveLength(1);
+        expect(refusals).toHaveLength(tenants.length - 1);
+        const rows = await Promise.all(tenants.map((tenantId) => store.get(tenantId, 'race')));
+        expect(rows.filter((r) => r !== undefined)).toHaveLength(1);
+        expect((await store.findByKey('race'))?.definition.tenantId).toBe(
+          rows.find((r) => r !== undefined)?.definition.tenantId,
+        );
+      });
+
+      test('when the subscription is deleted, then its key is released for another tenant', async () => {
+        const first = await store.create(
+          aPendingSubscription({ tenantId: tenantA, key: 'moving' }),
+        );
+        await store.delete(first);
+
+        const second = await store.create(
+          aPendingSubscription({ tenantId: tenantB, key: 'moving' }),
+        );
+
+        expect(second.definition.tenantId).toBe(tenantB);
+        expect((await store.findByKey('moving'))?.definition.tenantId).toBe(tenantB);
+      });
+
+      test('when no tenant has the key, then findByKey finds nothing', async () => {
+        await store.create(aPendingSubscription({ tenantId: tenantA, key: 'present' }));
+
+        expect(await store.findByKey('absent')).toBeUndefined();
+      });
+    });
+
     describe('claim', () => {
       const owner = 'sweep-a';
       const rival = 'lifecycle-b';
@@ -556,7 +606,7 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         expect((await store.get(tenantA, created.definition.key))?.claim).toEqual({ owner, until });
       });
 
-      test('when another owner holds an unexpired claim, then claim fails with ClaimHeldError', async () => {
+      test('when another owner holds an unexpired claim, then claim fails with claimHeld', async () => {
         const created = await store.create(aPendingSubscription({ tenantId: tenantA }));
         const until = minutesAfter(referenceTime, 2);
         const held = await store.claim(created, owner, referenceTime, until);
@@ -585,7 +635,7 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         expect(taken.claim).toEqual({ owner: rival, until: minutesAfter(later, 2) });
       });
 
-      test('when the same owner claims again, then the claim is extended', async () => {
+      test('when the same owner name claims a live claim again, then it is held too (a claim is one operation)', async () => {
         const created = await store.create(aPendingSubscription({ tenantId: tenantA }));
         const held = await store.claim(
           created,
@@ -594,14 +644,29 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
           minutesAfter(referenceTime, 2),
         );
 
-        const extended = await store.claim(
-          held,
-          owner,
-          minutesAfter(referenceTime, 1),
-          minutesAfter(referenceTime, 5),
+        const failure = await failureOf(
+          store.claim(held, owner, minutesAfter(referenceTime, 1), minutesAfter(referenceTime, 3)),
         );
 
-        expect(extended.claim?.until).toEqual(minutesAfter(referenceTime, 5));
+        expect(isClaimHeldError(failure)).toBe(true);
+        expect((await store.get(tenantA, created.definition.key))?.claim?.until).toEqual(
+          minutesAfter(referenceTime, 2),
+        );
+      });
+
+      test('when a claim ends far beyond the TTL, then it is honoured only for the TTL after its write', async () => {
+        const created = await store.create(aPendingSubscription({ tenantId: tenantA }));
+        const farFuture = minutesAfter(referenceTime, 60 * 24 * 365);
+        const held = await store.claim(created, owner, referenceTime, farFuture);
+
+        const withinTtl = await failureOf(
+          store.claim(held, rival, minutesAfter(referenceTime, 1), minutesAfter(referenceTime, 3)),
+        );
+        const afterTtl = minutesAfter(referenceTime, 3);
+        const taken = await store.claim(held, rival, afterTtl, minutesAfter(afterTtl, 2));
+
+        expect(isClaimHeldError(withinTtl)).toBe(true);
+        expect(taken.claim).toEqual({ owner: rival, until: minutesAfter(afterTtl, 2) });
       });
 
       test('when two owners claim the same read at once, then exactly one wins and the other conflicts', async () => {
@@ -622,7 +687,7 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         expect((await store.get(tenantA, created.definition.key))?.claim).toEqual(winner.claim);
       });
 
-      test('when the row changed since it was read, then claim fails with StoreConflictError', async () => {
+      test('when the row changed since it was read, then claim fails with a conflict', async () => {
         const created = await store.create(aPendingSubscription({ tenantId: tenantA }));
         await store.update({ ...created, status: 'removed' }, created.etag);
 
@@ -663,7 +728,7 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         expect((await store.list()).items).toEqual([]);
       });
 
-      test('when the etag is stale, then delete fails with StoreConflictError and keeps the row', async () => {
+      test('when the etag is stale, then delete fails with a conflict and keeps the row', async () => {
         const created = await store.create(aSubscription({ tenantId: tenantA }));
         await store.update({ ...created, status: 'deleting' }, created.etag);
 
@@ -682,7 +747,7 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         expect(await store.get(tenantA, created.definition.key)).toBeUndefined();
       });
 
-      test('when already deleted, then delete fails with StoreNotFoundError', async () => {
+      test('when already deleted, then delete fails with notFound', async () => {
         const created = await store.create(aSubscription({ tenantId: tenantA }));
         await store.delete(created);
 
@@ -793,9 +858,11 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
       });
 
       test('when the page size is out of range or the token is not ours, then list rejects the call', async () => {
-        await expect(store.list({ pageSize: 0 })).rejects.toThrow(RangeError);
-        await expect(store.list({ pageSize: 1001 })).rejects.toThrow(RangeError);
-        await expect(store.list({ continuationToken: 'not-a-token' })).rejects.toThrow(RangeError);
+        await expect(store.list({ pageSize: 0 })).rejects.toMatchObject({ kind: 'badInput' });
+        await expect(store.list({ pageSize: 1001 })).rejects.toMatchObject({ kind: 'badInput' });
+        await expect(store.list({ continuationToken: 'not-a-token' })).rejects.toMatchObject({
+          kind: 'badInput',
+        });
       });
 
       test('when subscriptions exist in two tenants, then tenants lists both in order', async () => {

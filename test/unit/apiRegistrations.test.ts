@@ -66,8 +66,7 @@ describe('admin API and health registrations', () => {
         {
           level: 'error',
           args: [
-            'admin API could not start its dependencies',
-            { operation: 'list', error: 'ConfigError' },
+            'admin API could not start its dependencies {"operation":"list","error":"ConfigError"}',
           ],
         },
       ]);

@@ -131,9 +131,9 @@ describe('graph-subs check-config', () => {
     const result = await run(['check-config', '--json'], {
       env: {
         STORAGE_CONNECTION: 'UseDevelopmentStorage=true',
-        AZURE_TENANT_ID: '84bd8158-6d4d-4958-8b9f-9d6445542f95',
-        AZURE_CLIENT_ID: '00000000-0000-4000-8000-000000000001',
-        AZURE_CLIENT_SECRET: secret,
+        GRAPH_TENANT_ID: '84bd8158-6d4d-4958-8b9f-9d6445542f95',
+        GRAPH_CLIENT_ID: '00000000-0000-4000-8000-000000000001',
+        GRAPH_CLIENT_SECRET: secret,
       },
     });
     expect(result.code).toBe(0);
@@ -289,7 +289,7 @@ describe('graph-subs settings', () => {
   test('when local.settings.json is not JSON, then the file is named, its text is not, and it exits 1', async () => {
     writeFileSync(
       path.join(dir, 'local.settings.json'),
-      '{ "Values": { "AZURE_CLIENT_SECRET": "s3cr3t-value", } ',
+      '{ "Values": { "GRAPH_CLIENT_SECRET": "s3cr3t-value", } ',
     );
     const result = await run(['status', '--json'], { env: {}, cwd: dir });
     expect(result.code).toBe(1);
@@ -371,6 +371,45 @@ describe('graph-subs apply (definitions checked before anything is stored)', () 
     expect(result.out).not.toContain('hook-key-123');
     expect((await world.store.list()).items).toHaveLength(0);
     expect(world.graph.calls).toEqual([]);
+  });
+
+  test('when a drive definition is applied, then the ReadWrite permission is named on stderr before Graph is called', async () => {
+    const world = aWorld();
+    const seen: string[] = [];
+    const graph = world.graph;
+    const create = graph.create.bind(graph);
+    graph.create = () => {
+      seen.push('graph create');
+      return create();
+    };
+    const file = JSON.stringify([
+      {
+        key: 'drive-a',
+        tenantId: tenants.contoso,
+        resource: 'drives/d1/root',
+        changeType: 'Updated',
+        notificationUrl: 'https://hooks.example.com/api/notify',
+      },
+    ]);
+    const out: string[] = [];
+    const result = await runCli(['apply', '--file', 'defs.json', '--json'], {
+      env: settings,
+      out: (t) => out.push(t),
+      err: (t) => seen.push(t),
+      dependencies: (config, log) => ({
+        ...coreDependencies({ config, clock: world.clock, store: world.store, graph }),
+        log,
+      }),
+      readFile: () => file,
+    });
+    expect(result).toBe(1);
+    const named = seen.findIndex((l) =>
+      l.includes(`needs application permissions in tenant ${tenants.contoso}: Files.ReadWrite.All`),
+    );
+    expect(named).toBeGreaterThanOrEqual(0);
+    expect(named).toBeLessThan(seen.indexOf('graph create'));
+    const [outcome] = JSON.parse(out.join('\n')) as { applicationPermissions: string[] }[];
+    expect(outcome?.applicationPermissions).toEqual(['Files.ReadWrite.All']);
   });
 
   test('when two definitions share a key, then neither is applied and both are named', async () => {
@@ -504,6 +543,64 @@ describe('graph-subs list, show, status, sweep --dry-run, resync-ack (no Graph c
     expect(JSON.parse(result.out)).toMatchObject({ healthy: true, total: 0 });
   });
 
+  test('when definitions are stored in two tenants, then permissions prints per tenant what to grant, ReadWrite for drives', async () => {
+    const world = aWorld();
+    await stored(
+      world,
+      aSubscription({ key: 'mail-a', definition: { resource: 'users/u1/messages' } }),
+      aSubscription({
+        key: 'drive-a',
+        definition: { resource: 'drives/d1/root', changeType: 'updated' },
+      }),
+      aSubscription({
+        key: 'chats-b',
+        tenantId: tenants.fabrikam,
+        definition: { resource: 'chats/getAllMessages' },
+      }),
+    );
+    const result = await run(['permissions'], { world });
+    expect(result.code).toBe(0);
+    expect(result.out).toContain(`Tenant ${tenants.contoso}\n`);
+    expect(result.out).toContain('  Files.ReadWrite.All, Mail.Read\n');
+    expect(result.out).toMatch(new RegExp(`Tenant ${tenants.fabrikam}\\n.*\\n  Chat.Read.All\\n`));
+    expect(result.out).not.toContain('Files.Read.All');
+    expect(world.graph.calls).toEqual([]);
+  });
+
+  test('when a stored definition cannot be kept alive app-only, then permissions names it and exits 1', async () => {
+    const world = aWorld();
+    await stored(
+      world,
+      aSubscription({ key: 'presence-a', definition: { resource: 'communications/presences/u1' } }),
+    );
+    const result = await run(['permissions', '--json'], { world });
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.out)).toEqual([
+      {
+        tenantId: tenants.contoso,
+        applicationPermissions: [],
+        unknownResources: [],
+        notKeepable: [
+          { key: 'presence-a', reason: expect.stringContaining('Presence.Read.All') as unknown },
+        ],
+      },
+    ]);
+  });
+
+  test('when a subscription has no lifecycle URL, then status is unhealthy and says why', async () => {
+    const world = aWorld();
+    await stored(
+      world,
+      aSubscription({ key: 'no-lifecycle', definition: { lifecycleNotificationUrl: undefined } }),
+    );
+    const result = await run(['status', '--json'], { world });
+    expect(result.code).toBe(1);
+    const health = JSON.parse(result.out) as { reasons: string[] };
+    expect(health.reasons).toContain(
+      '1 subscription(s) have no lifecycle URL: Graph sends them no lifecycle event, so a removal is noticed only at the next renewal',
+    );
+  });
+
   test('when a subscription failed, then status names it with the permission it needs and exits 1', async () => {
     const world = aWorld();
     await stored(
@@ -610,9 +707,9 @@ describe('CLI text and redaction', () => {
     const config = loadConfig({
       STORAGE_CONNECTION:
         'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=QUJDREVGR0hJSktMTU5PUA==;EndpointSuffix=core.windows.net',
-      AZURE_TENANT_ID: tenants.contoso,
-      AZURE_CLIENT_ID: '00000000-0000-4000-8000-000000000001',
-      AZURE_CLIENT_SECRET: 'client-secret-value',
+      GRAPH_TENANT_ID: tenants.contoso,
+      GRAPH_CLIENT_ID: '00000000-0000-4000-8000-000000000001',
+      GRAPH_CLIENT_SECRET: 'client-secret-value',
     });
     const text = redactSecrets(
       'failed: AccountKey=QUJDREVGR0hJSktMTU5PUA== client-secret-value https://x.example.com/a?sig=abc&sv=1 Bearer eyJhbGciOiJSUzI1NiJ9.eyJ0aWQiOiJ4In0.c2ln',

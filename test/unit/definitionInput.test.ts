@@ -33,6 +33,8 @@ describe('parseDefinitionInput', () => {
     expect(parsed).toEqual({
       ok: true,
       definition: { ...mail, includeResourceData: false, lifecycleNotificationUrl: lifecycleUrl },
+      applicationPermissions: ['Mail.Read'],
+      warnings: [],
     });
   });
 
@@ -182,7 +184,7 @@ describe('parseDefinitionInput', () => {
   });
 
   test('when a drive subscription asks for created, then changeType is named', () => {
-    expect(fieldsNamed({ ...mail, resource: 'me/drive/root', changeType: 'created' })).toEqual([
+    expect(fieldsNamed({ ...mail, resource: 'drives/{id}/root', changeType: 'created' })).toEqual([
       'changeType',
     ]);
   });
@@ -198,5 +200,126 @@ describe('parseDefinitionInput', () => {
     );
 
     expect(JSON.stringify(parsed)).not.toContain('secret-key');
+  });
+});
+
+describe('parseDefinitionInput and the app-only credential', () => {
+  const refusal = (resource: string) => {
+    const parsed = parseDefinitionInput({ ...mail, resource }, { config });
+    if (parsed.ok) throw new Error('expected a refusal');
+    const problem = parsed.problems.find((p) => p.field === 'resource');
+    if (problem === undefined) throw new Error('expected resource to be named');
+    return problem.message;
+  };
+
+  test('when presence is applied, then it is refused with why and what would work', () => {
+    const message = refusal('communications/presences/{id}');
+    expect(message).toContain('Presence.Read.All');
+    expect(message).toContain('app-only');
+    expect(message).toContain('chats/getAllMessages');
+  });
+
+  test('when a group conversation is applied, then it is refused as delegated only', () => {
+    const message = refusal('groups/{id}/conversations');
+    expect(message).toContain('Group.Read.All');
+    expect(message).toContain('groups/{id}/events');
+  });
+
+  test.each(['me/messages', "me/mailFolders('Inbox')/messages", 'me/events', '/me/contacts'])(
+    'when %s is applied, then it is refused: an app-only token has no signed-in user',
+    (resource) => {
+      expect(refusal(resource)).toContain('signed-in user');
+    },
+  );
+
+  test('when the personal OneDrive me/drive/root is applied, then it is refused with the business drive named', () => {
+    expect(refusal('me/drive/root')).toContain('drives/{id}/root');
+  });
+
+  test('when a todoTask is applied, then it is refused because renew and reauthorize are delegated only', () => {
+    const message = refusal('users/{id}/todo/lists/{id}/tasks');
+    expect(message).toContain('renew, reauthorize');
+    expect(message).toContain('lapse at its first renewal');
+  });
+
+  test.each([
+    ['drives/{id}/root', 'updated', ['Files.ReadWrite.All']],
+    ['users/{id}/drive/root', 'updated', ['Files.ReadWrite.All']],
+    ['sites/{id}/lists/{id}', 'updated', ['Sites.ReadWrite.All']],
+    ['chats/getAllMessages', 'created', ['Chat.Read.All']],
+    ['users', 'updated', ['User.Read.All']],
+  ])(
+    'when %s is accepted, then it names %j, covering create, renew and reauthorize',
+    (resource, changeType, permissions) => {
+      const parsed = parseDefinitionInput({ ...mail, resource, changeType }, { config });
+      expect(parsed).toMatchObject({ ok: true, applicationPermissions: permissions });
+    },
+  );
+
+  test('when no lifecycle URL is set anywhere, then the definition is accepted with a warning', () => {
+    const parsed = parseDefinitionInput(mail, { config: withoutLifecycleUrl });
+    if (!parsed.ok) throw new Error('expected acceptance');
+    expect(parsed.warnings).toHaveLength(1);
+    expect(parsed.warnings[0]).toMatch(/^lifecycleNotificationUrl: .*no lifecycle event/);
+  });
+
+  test('when the resource is not in the table, then it is accepted with a warning and no permission', () => {
+    const parsed = parseDefinitionInput({ ...mail, resource: 'some/future/resource' }, { config });
+    if (!parsed.ok) throw new Error('expected acceptance');
+    expect(parsed.applicationPermissions).toEqual([]);
+    expect(parsed.warnings).toEqual([
+      expect.stringMatching(/^resource: .*fallback lifetime of 4230/),
+    ]);
+  });
+});
+
+describe('parseDefinitionInput normalises and accepts Graph fields', () => {
+  test.each([
+    ['created, updated', 'created,updated'],
+    ['Updated,Deleted,Created', 'created,deleted,updated'],
+    [' updated ', 'updated'],
+    ['updated,UPDATED, updated', 'updated'],
+    ['deleted,created', 'created,deleted'],
+  ])('when changeType is %j, then %j is stored', (changeType, stored) => {
+    const parsed = parseDefinitionInput({ ...mail, changeType }, { config });
+    expect(parsed).toMatchObject({ ok: true, definition: { changeType: stored } });
+  });
+
+  test.each(['created,,updated', 'moved', '', 'created;updated'])(
+    'when changeType is %j, then changeType is named',
+    (changeType) => {
+      expect(fieldsNamed({ ...mail, changeType })).toEqual(['changeType']);
+    },
+  );
+
+  test('when a drive subscription writes "Updated " then it is the only supported change type', () => {
+    expect(fieldsNamed({ ...mail, resource: 'drives/{id}/root', changeType: 'Updated ' })).toEqual(
+      [],
+    );
+  });
+
+  test('when notificationQueryOptions and notificationUrlAppId are sent, then they are kept', () => {
+    const parsed = parseDefinitionInput(
+      {
+        ...mail,
+        resource: 'print/printers/{id}/jobs',
+        notificationQueryOptions: '$filter=isFetchable eq true',
+        notificationUrlAppId: '1f3c5b2a-6d4e-4f80-9a7b-0c1d2e3f4a5b',
+      },
+      { config },
+    );
+    expect(parsed).toMatchObject({
+      ok: true,
+      definition: {
+        notificationQueryOptions: '$filter=isFetchable eq true',
+        notificationUrlAppId: '1f3c5b2a-6d4e-4f80-9a7b-0c1d2e3f4a5b',
+      },
+    });
+  });
+
+  test('when notificationUrlAppId is not a GUID, then it is named', () => {
+    expect(fieldsNamed({ ...mail, notificationUrlAppId: 'my-app' })).toEqual([
+      'notificationUrlAppId',
+    ]);
   });
 });

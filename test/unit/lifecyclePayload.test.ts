@@ -1,9 +1,10 @@
 import { parseLifecycleBody } from '../../shared/lifecycle/lifecyclePayload';
 
 /**
- * The lifecycle payload (graph-facts 3.2): a changeNotificationCollection, parsed tolerantly
- * (`organizationId` for `tenantId`, an empty `resource`, unknown fields), and refused with a
- * message naming the field when it is not one.
+ * The lifecycle payload: a changeNotificationCollection, parsed tolerantly (`organizationId` for
+ * `tenantId`, an empty `resource`, unknown fields, `null` wherever Graph's SDK models allow it);
+ * an unusable item is skipped and reported, and only a body that is not a collection at all is
+ * refused, with a message naming the field.
  */
 
 const tenant = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
@@ -32,6 +33,7 @@ describe('parseLifecycleBody accepts', () => {
           lifecycleEvent: 'reauthorizationRequired',
         },
       ],
+      skipped: [],
     });
   });
 
@@ -108,6 +110,91 @@ describe('parseLifecycleBody accepts', () => {
   });
 });
 
+describe('parseLifecycleBody with null fields', () => {
+  test('when every nullable field is null, then the item is kept and the nulls read as absent', () => {
+    const parsed = parseLifecycleBody({
+      value: [
+        item({
+          subscriptionExpirationDateTime: null,
+          tenantId: null,
+          organizationId: null,
+          clientState: null,
+          resource: null,
+          resourceData: null,
+          changeType: null,
+          id: null,
+          encryptedContent: null,
+        }),
+      ],
+      validationTokens: null,
+    });
+
+    expect(parsed).toEqual({
+      ok: true,
+      notifications: [
+        {
+          subscriptionId: graphId,
+          tenantId: undefined,
+          clientState: undefined,
+          lifecycleEvent: 'reauthorizationRequired',
+        },
+      ],
+      skipped: [],
+    });
+  });
+
+  test('when tenantId is null and organizationId is set, then organizationId is the tenant', () => {
+    const parsed = parseLifecycleBody({
+      value: [item({ tenantId: null, organizationId: tenant })],
+    });
+
+    expect(parsed).toMatchObject({ ok: true, notifications: [{ tenantId: tenant }] });
+  });
+
+  test('when lifecycleEvent is null on a change notification, then it is kept without an event', () => {
+    const parsed = parseLifecycleBody({
+      value: [item({ lifecycleEvent: null, changeType: 'updated', resource: 'users/x' })],
+    });
+
+    expect(parsed).toMatchObject({ ok: true, notifications: [{ lifecycleEvent: undefined }] });
+  });
+});
+
+describe('parseLifecycleBody skips an unusable item and keeps the rest', () => {
+  test.each([
+    ['an item without subscriptionId', item({ subscriptionId: undefined }), /subscriptionId/],
+    ['a null subscriptionId', item({ subscriptionId: null }), /subscriptionId/],
+    ['an empty subscriptionId', item({ subscriptionId: '' }), /subscriptionId/],
+    ['a numeric lifecycleEvent', item({ lifecycleEvent: 3 }), /lifecycleEvent/],
+    ['an item that is a string', 'missed', /^item: /],
+    ['an item that is null', null, /^item: /],
+    ['an oversize clientState', item({ clientState: 's'.repeat(1025) }), /clientState/],
+  ])(
+    'when the collection holds %s, then that item is skipped with the field named',
+    (_n, bad, field) => {
+      const parsed = parseLifecycleBody({
+        value: [item({ subscriptionId: 'a' }), bad, item({ subscriptionId: 'c' })],
+      });
+
+      expect(parsed.ok).toBe(true);
+      if (!parsed.ok) return;
+      expect(parsed.notifications.map((n) => n.subscriptionId)).toEqual(['a', 'c']);
+      expect(parsed.skipped).toHaveLength(1);
+      expect(parsed.skipped[0]?.index).toBe(1);
+      expect(parsed.skipped[0]?.reason).toMatch(field);
+    },
+  );
+
+  test('when an item is skipped, then its reason never echoes a clientState', () => {
+    const parsed = parseLifecycleBody({
+      value: [item({ subscriptionId: 5, clientState: 'top-secret-value' })],
+    });
+
+    expect(parsed).toMatchObject({ ok: true, notifications: [] });
+    expect(JSON.stringify(parsed)).not.toContain('top-secret-value');
+  });
+});
+
 describe('parseLifecycleBody refuses', () => {
   test.each([
     ['an array', [item()], /body/],
@@ -115,28 +202,8 @@ describe('parseLifecycleBody refuses', () => {
     ['a body without value', { items: [item()] }, /value/],
     ['an empty value', { value: [] }, /value/],
     ['value as a string', { value: 'x' }, /value/],
+    ['value as null', { value: null }, /value/],
     ['more than 1000 items', { value: Array.from({ length: 1001 }, () => item()) }, /value/],
-    [
-      'an item without subscriptionId',
-      { value: [item({ subscriptionId: undefined })] },
-      /value\.0\.subscriptionId/,
-    ],
-    [
-      'an empty subscriptionId',
-      { value: [item({ subscriptionId: '' })] },
-      /value\.0\.subscriptionId/,
-    ],
-    [
-      'a numeric lifecycleEvent',
-      { value: [item({ lifecycleEvent: 3 })] },
-      /value\.0\.lifecycleEvent/,
-    ],
-    ['an item that is a string', { value: ['missed'] }, /value\.0/],
-    [
-      'an oversize clientState',
-      { value: [item({ clientState: 's'.repeat(1025) })] },
-      /clientState/,
-    ],
   ])(
     'when the body is %s, then it is not a collection and the message names the field',
     (_name, body, field) => {
@@ -147,13 +214,4 @@ describe('parseLifecycleBody refuses', () => {
       expect(!parsed.ok && parsed.message).toMatch(field);
     },
   );
-
-  test('when the body is refused, then the message never echoes a clientState', () => {
-    const parsed = parseLifecycleBody({
-      value: [item({ subscriptionId: 5, clientState: 'top-secret-value' })],
-    });
-
-    expect(parsed.ok).toBe(false);
-    expect(JSON.stringify(parsed)).not.toContain('top-secret-value');
-  });
 });

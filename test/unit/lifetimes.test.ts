@@ -9,7 +9,7 @@ import {
 
 type Row = readonly [resource: string, family: string, maxMinutes: number];
 
-// NOTE: one or more paths for every row of graph-facts section 2.
+// NOTE: one or more paths for every row of docs/graph-rules.md#lifetimes.
 const basicRows: readonly Row[] = [
   ['copilot/interactionHistory/getAllEnterpriseInteractions', 'aiInteraction', 4320],
   ['copilot/users/{id}/interactionHistory/getAllEnterpriseInteractions', 'aiInteraction', 4320],

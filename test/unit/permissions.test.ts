@@ -1,5 +1,7 @@
 import { GraphError } from '../../shared/graph/graphError';
 import {
+  appOnlySupportFor,
+  permissionsByTenant,
   permissionsFor,
   requiredPermissionsFor,
   withRequiredPermissions,
@@ -8,7 +10,7 @@ import {
 describe('requiredPermissionsFor', () => {
   test.each([
     ['users/{id}/messages', 'Mail.Read'],
-    ["me/mailFolders('Inbox')/messages", 'Mail.Read'],
+    ["users/{id}/mailFolders('Inbox')/messages", 'Mail.Read'],
     ['users/{id}/events', 'Calendars.Read'],
     ['users/{id}/contacts', 'Contacts.Read'],
     ['users', 'User.Read.All'],
@@ -48,6 +50,8 @@ describe('requiredPermissionsFor', () => {
     ['communications/presences/{id}', 'Presence.Read.All (delegated only)'],
     ['groups/{id}/conversations', 'Group.Read.All (delegated only)'],
     ['me/todo/lists/{id}/tasks', 'Tasks.ReadWrite (delegated only)'],
+    ["me/mailFolders('Inbox')/messages", 'Mail.Read (delegated only)'],
+    ['me/drive/root', 'Files.Read.All (delegated only)'],
   ])('when %s has no application permission, then the delegated one is marked so', (r, p) => {
     expect(requiredPermissionsFor(r)).toEqual([p]);
     expect(permissionsFor(r).application).toEqual([]);
@@ -88,5 +92,87 @@ describe('withRequiredPermissions', () => {
   test('when the error is not a GraphError, then it is returned unchanged', () => {
     const other = new Error('boom');
     expect(withRequiredPermissions(other as unknown, 'users')).toBe(other);
+  });
+});
+
+describe('appOnlySupportFor', () => {
+  test.each([
+    ['drives/{id}/root', ['Files.ReadWrite.All']],
+    ['sites/{id}/lists/{id}', ['Sites.ReadWrite.All']],
+    ['users/{id}/messages', ['Mail.Read']],
+    ['teams/getAllMessages', ['ChannelMessage.Read.All']],
+  ])('when %s is kept alive, then the keeper needs %j', (resource, permissions) => {
+    expect(appOnlySupportFor(resource)).toEqual(
+      expect.objectContaining({
+        supported: true,
+        known: true,
+        applicationPermissions: permissions,
+      }),
+    );
+  });
+
+  test.each([
+    ['communications/presences/{id}', ['create', 'update', 'reauthorize']],
+    ['groups/{id}/threads', ['create', 'update', 'reauthorize']],
+    ['users/{id}/todo/lists/{id}/tasks', ['update', 'reauthorize']],
+    ['users/{id}/tasks/lists/{id}/tasks', ['create', 'update', 'reauthorize']],
+    ['me/events', ['create', 'update', 'reauthorize']],
+  ])('when %s is kept alive app-only, then %j are delegated only', (resource, operations) => {
+    expect(appOnlySupportFor(resource)).toMatchObject({
+      supported: false,
+      delegatedOnlyOperations: operations,
+    });
+  });
+
+  test('when the resource is unknown, then it is supported without a known permission', () => {
+    expect(appOnlySupportFor('some/future/resource')).toEqual({
+      supported: true,
+      family: 'unknown',
+      known: false,
+      applicationPermissions: [],
+    });
+  });
+
+  test('when todoTask is created app-only, then create alone has an application permission', () => {
+    expect(permissionsFor('users/{id}/todo/lists/{id}/tasks', 'create').application).toEqual([
+      'Tasks.Read.All',
+    ]);
+    expect(permissionsFor('users/{id}/todo/lists/{id}/tasks', 'update').application).toEqual([]);
+  });
+});
+
+describe('permissionsByTenant', () => {
+  const a = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
+  const b = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+
+  test('when definitions span tenants, then each tenant gets the union, sorted, with the keys that need it', () => {
+    expect(
+      permissionsByTenant([
+        { key: 'mail-1', tenantId: a, resource: 'users/u1/messages' },
+        { key: 'drive', tenantId: a, resource: 'drives/d1/root' },
+        { key: 'mail-2', tenantId: a, resource: 'users/u2/messages' },
+        { key: 'odd', tenantId: a, resource: 'some/future/resource' },
+        { key: 'presence', tenantId: b, resource: 'communications/presences/u1' },
+        { key: 'chats', tenantId: b, resource: 'chats/getAllMessages' },
+      ]),
+    ).toEqual([
+      {
+        tenantId: b,
+        applicationPermissions: [{ permission: 'Chat.Read.All', keys: ['chats'] }],
+        unknownResources: [],
+        notKeepable: [
+          { key: 'presence', reason: expect.stringContaining('Presence.Read.All') as unknown },
+        ],
+      },
+      {
+        tenantId: a,
+        applicationPermissions: [
+          { permission: 'Files.ReadWrite.All', keys: ['drive'] },
+          { permission: 'Mail.Read', keys: ['mail-1', 'mail-2'] },
+        ],
+        unknownResources: ['odd'],
+        notKeepable: [],
+      },
+    ]);
   });
 });

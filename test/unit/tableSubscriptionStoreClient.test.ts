@@ -33,9 +33,15 @@ describe('subscriptionTableClient', () => {
     expect(client.url).toBe('https://contosokeeper.table.core.windows.net');
   });
 
-  test('when given a table service URI, then the client uses it with a token credential', () => {
+  test('when given an identity-based connection, then the client uses its table service URI', () => {
     const client = subscriptionTableClient(
-      'https://contosokeeper.table.core.windows.net/',
+      {
+        kind: 'managedIdentity',
+        setting: 'STORAGE_CONNECTION',
+        tableServiceUri: 'https://contosokeeper.table.core.windows.net',
+        queueServiceUri: 'https://contosokeeper.queue.core.windows.net',
+        clientId: undefined,
+      },
       'subscriptions',
       { credential },
     );
@@ -54,8 +60,12 @@ describe('subscriptionTableClient', () => {
       `AccountName=contoso;AccountKey=${key};DefaultEndpointsProtocol=http;TableEndpoint=http://10.0.0.5:10002/contoso`,
       /loopback/,
     ],
-    ['an http service URI', 'http://127.0.0.1:10002/devstoreaccount1', /https/],
-    ['a URI with a SAS query', `https://contoso.table.core.windows.net/?sig=${key}`, /no query/],
+    ['an http service URI', 'http://127.0.0.1:10002/devstoreaccount1', /__tableServiceUri/],
+    [
+      'a URI with a SAS query',
+      `https://contoso.table.core.windows.net/?sig=${key}`,
+      /connection string/,
+    ],
     ['text that is neither', `just-a-secret-${key}`, /neither/],
   ])('when given %s, then it is refused without echoing the value', (_case, connection, reason) => {
     let failure: unknown;

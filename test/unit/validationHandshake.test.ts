@@ -7,7 +7,7 @@ import {
 import { capturingContext, type HandlerLogLine } from '../../devkit/lifecycleServer';
 
 /**
- * Graph's validation handshake (graph-facts section 4) through the production export
+ * Graph's validation handshake (docs/graph-rules.md#validation-handshake) through the production export
  * `lifecycleNotifications`, with real `HttpRequest` and `InvocationContext` objects. The process
  * environment holds none of the app's settings while these run, so the composition root would
  * throw if the handshake path built anything (proved by the last tests of the file).

@@ -11,6 +11,7 @@ import type {
   GraphSubscriptions,
   UpdateSubscriptionRequest,
 } from '../../shared/graph/graphSubscriptions';
+import type { LifecycleIntakeQueue } from '../../shared/lifecycle/intakeQueue';
 import type { Logger, LogProperties } from '../../shared/logger';
 import type { ResyncMessage, ResyncPublisher } from '../../shared/resync/resyncPublisher';
 import type { StoreFaults } from '../../shared/store/tableSubscriptionStore';
@@ -72,6 +73,8 @@ export class AppInstance {
       /** The clock `graph` was built with. */
       readonly graphClock: CallClock;
       readonly queue: ResyncPublisher;
+      /** The lifecycle intake queue all workers share. */
+      readonly intake?: LifecycleIntakeQueue;
       readonly onLog: (line: LogLine) => void;
       readonly onCrash: (instance: AppInstance) => void;
       readonly planningSweepPeriodMs?: number | undefined;
@@ -87,6 +90,7 @@ export class AppInstance {
       store: parts.store,
       graph: new InstanceGraph(parts.graph, this, parts.graphClock),
       resync: new InstanceQueue(parts.queue, this),
+      ...(parts.intake === undefined ? {} : { intake: parts.intake }),
       instanceId,
     });
     // NOTE: a what-if for a proposed core change, never the app's own setting (see ChaosOptions).

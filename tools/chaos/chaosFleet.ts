@@ -26,7 +26,7 @@ export interface ResourceMix {
   readonly resource: (id: string) => string;
   /** What the resource supports (drive roots and presence: `updated` only). */
   readonly changeType: string;
-  /** graph-facts 3.1: reauthorizationRequired for all; the others for some resources only. */
+  /** docs/graph-rules.md#lifecycle-notifications: reauthorizationRequired for all; the others for some resources only. */
   readonly events: readonly LifecycleEventName[];
 }
 
@@ -51,7 +51,7 @@ export const resourceMix: readonly ResourceMix[] = [
     events: ['reauthorizationRequired'],
   },
   {
-    // NOTE: Teams chat messages allow 4,320 minutes today (60 before 2023, graph-facts 2); these
+    // NOTE: Teams chat messages allow 4,320 minutes today (60 before 2023, docs/graph-rules.md#lifetimes); these
     // definitions ask for 60 with `lifetimeMinutes`, which the app honours below the maximum.
     kind: 'chatMessages',
     share: 0.06,

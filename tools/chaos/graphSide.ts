@@ -129,7 +129,7 @@ export function faultRules(rates: FaultRates): FaultRule[] {
     // clock counts the caller's whole budget as spent (timeoutAccounting), at no real cost.
     { share: rates.timeouts, rule: { kind: 'reset' } },
     // NOTE: Retry-After 0.2 s and 0.5 s fit in a call's budget and are retried inside the call;
-    // 3 s does not, so the core schedules the retry itself (graph-facts 6.3).
+    // 3 s does not, so the core schedules the retry itself (docs/graph-rules.md#limits-and-throttling).
     { share: rates.tooManyRequests * 0.4, rule: { status: 429, retryAfterSeconds: 0.2 } },
     { share: rates.tooManyRequests * 0.3, rule: { status: 429, retryAfterSeconds: 0.5 } },
     { share: rates.tooManyRequests * 0.3, rule: { status: 429, retryAfterSeconds: 3 } },

@@ -1,0 +1,377 @@
+import { isGraphError } from '../graph/graphError';
+import type { GraphSubscription } from '../graph/graphSubscriptions';
+import type { Logger } from '../logger';
+import { afterFailure, earliest } from '../renewal/outcomes';
+import { reconcileSubscription, writeOutcome, type ReconcileDeps } from '../renewal/reconcile';
+import {
+  isClaimHeldError,
+  isStoreConflictError,
+  isStoreNotFoundError,
+  type SubscriptionStore,
+} from '../store/subscriptionStore';
+import type { StoredSubscription } from '../subscriptions/model';
+import type { DriftRecords, TenantDriftRecord } from './driftRecords';
+import type { ListPacer } from './listPacer';
+import { planDrift, reconcilableFields, type Drifted, type Orphan } from './planDrift';
+
+/**
+ * The drift check (shell around `planDrift`): per tenant, list Graph's subscriptions for the app
+ * (paged, paced under the list limit), read our rows, then act:
+ * - a row whose Graph id is gone is confirmed with a GET (404), marked removed exactly as a 404
+ *   on renew marks it, and recreated at once by the reconciler, which requests a resync with
+ *   reason `notFound`;
+ * - an orphan carrying this deployment's marker is deleted; any other orphan is reported;
+ * - a drifted row is reported; a notification URL or certificate id that differs is PATCHed back
+ *   (under a claim), and the row takes Graph's expiry and is due at once, so the next sweep
+ *   renews it to the expiry we want.
+ * Tenants are checked oldest-checked first; a run stops starting tenants at its deadline and the
+ * next run goes on with the rest.
+ */
+
+export interface DriftDeps extends ReconcileDeps {
+  readonly store: SubscriptionStore;
+  readonly driftRecords: DriftRecords;
+  readonly listPacer: ListPacer;
+  readonly deploymentId: string;
+  readonly log: Logger;
+}
+
+export interface DriftRunOptions {
+  /** No tenant is started after this (the Functions timeout); the next run takes the rest. */
+  readonly deadline?: Date;
+  readonly signal?: AbortSignal;
+}
+
+export interface DriftRunSummary {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly tenantsChecked: number;
+  /** Tenants not reached before the deadline, or that could not be listed. */
+  readonly tenantsLeft: number;
+  readonly listRequests: number;
+  readonly listed: number;
+  readonly gone: number;
+  readonly recreated: number;
+  readonly orphansFound: number;
+  readonly orphansDeleted: number;
+  readonly orphansReported: number;
+  readonly drifted: number;
+  readonly errors: number;
+}
+
+export async function runDriftCheck(
+  deps: DriftDeps,
+  options: DriftRunOptions = {},
+): Promise<DriftRunSummary> {
+  const startedAt = deps.clock.now();
+  const lastChecked = new Map(
+    (await deps.driftRecords.all()).map((r) => [r.tenantId, Date.parse(r.checkedAt)]),
+  );
+  // NOTE: the least recently checked first, so a run cut short by its deadline never starves
+  // the same tenants twice.
+  const tenants = [...(await deps.store.tenants())].sort(
+    (a, b) => (lastChecked.get(a) ?? -Infinity) - (lastChecked.get(b) ?? -Infinity),
+  );
+  const total = emptyTotals();
+  let tenantsChecked = 0;
+  for (const tenantId of tenants) {
+    if (options.deadline !== undefined && deps.clock.now() >= options.deadline) break;
+    if (options.signal?.aborted === true) break;
+    const { record, listRequests } = await checkTenant(deps, tenantId, options);
+    total.listRequests += listRequests;
+    if (record.error !== null) {
+      total.errors++;
+      continue;
+    }
+    tenantsChecked++;
+    total.listed += record.listed;
+    total.gone += record.gone;
+    total.recreated += record.recreated;
+    total.orphansFound += record.orphansFound;
+    total.orphansDeleted += record.orphansDeleted;
+    total.orphansReported += record.orphansReported;
+    total.drifted += record.drifted;
+  }
+  return {
+    startedAt: startedAt.toISOString(),
+    finishedAt: deps.clock.now().toISOString(),
+    tenantsChecked,
+    tenantsLeft: tenants.length - tenantsChecked,
+    ...total,
+  };
+}
+
+function emptyTotals() {
+  return {
+    listRequests: 0,
+    listed: 0,
+    gone: 0,
+    recreated: 0,
+    orphansFound: 0,
+    orphansDeleted: 0,
+    orphansReported: 0,
+    drifted: 0,
+    errors: 0,
+  };
+}
+
+export async function checkTenant(
+  deps: DriftDeps,
+  tenantId: string,
+  options: DriftRunOptions = {},
+): Promise<{ readonly record: TenantDriftRecord; readonly listRequests: number }> {
+  const { clock, log } = deps;
+  const listStartedAt = clock.now();
+  let listRequests = 0;
+  const listed: GraphSubscription[] = [];
+  try {
+    const pages = deps.graph.list(tenantId, {
+      abortSignal: options.signal,
+      beforePage: async () => {
+        await deps.listPacer.acquire(tenantId, options.signal);
+        listRequests++;
+      },
+    });
+    for await (const g of pages) listed.push(g);
+  } catch (e) {
+    if (!isGraphError(e)) throw e;
+    log.warn('drift check could not list the tenant', {
+      tenantId,
+      status: e.status,
+      code: e.code,
+    });
+    // NOTE: not recorded as checked: health keeps showing the tenant as not checked.
+    return {
+      record: { ...emptyRecord(tenantId, clock.now()), error: e.code },
+      listRequests,
+    };
+  }
+
+  const rows = await tenantRows(deps.store, tenantId);
+  const plan = planDrift({
+    rows,
+    listed,
+    deploymentId: deps.deploymentId,
+    listStartedAt,
+    now: clock.now(),
+  });
+
+  let gone = 0;
+  let recreated = 0;
+  for (const row of plan.gone) {
+    const outcome = await recreateGone(deps, row, options);
+    if (outcome !== 'stillThere') gone++;
+    if (outcome === 'recreated') recreated++;
+  }
+  let orphansDeleted = 0;
+  let orphansReported = 0;
+  for (const orphan of plan.orphans) {
+    if (orphan.kind === 'ours' && (await deleteOrphan(deps, tenantId, orphan, options))) {
+      orphansDeleted++;
+    } else {
+      orphansReported++;
+      log.warn('orphan subscription on Graph left alone', {
+        tenantId,
+        graphId: orphan.graph.id,
+        kind: orphan.kind,
+      });
+    }
+  }
+  for (const drifted of plan.drifted) await reconcileDrift(deps, drifted, options);
+
+  const record: TenantDriftRecord = {
+    ...emptyRecord(tenantId, clock.now()),
+    listed: listed.length,
+    gone,
+    recreated,
+    orphansFound: plan.orphans.length,
+    orphansDeleted,
+    orphansReported,
+    drifted: plan.drifted.length,
+  };
+  await deps.driftRecords.record(record);
+  log.info('drift check of a tenant done', {
+    tenantId,
+    listed: record.listed,
+    gone,
+    recreated,
+    orphansFound: record.orphansFound,
+    orphansDeleted,
+    drifted: record.drifted,
+    inFlight: plan.inFlight,
+  });
+  return { record, listRequests };
+}
+
+function emptyRecord(tenantId: string, at: Date): TenantDriftRecord {
+  return {
+    tenantId,
+    checkedAt: at.toISOString(),
+    listed: 0,
+    gone: 0,
+    recreated: 0,
+    orphansFound: 0,
+    orphansDeleted: 0,
+    orphansReported: 0,
+    drifted: 0,
+    error: null,
+  };
+}
+
+async function tenantRows(store: SubscriptionStore, tenantId: string) {
+  const rows: StoredSubscription[] = [];
+  let continuationToken: string | undefined;
+  do {
+    const page = await store.list({ tenantId, pageSize: 1000, continuationToken });
+    rows.push(...page.items);
+    continuationToken = page.continuationToken;
+  } while (continuationToken !== undefined);
+  return rows;
+}
+
+type GoneOutcome = 'recreated' | 'marked' | 'stillThere';
+
+/**
+ * The same transition as a 404 on renew (status `removed`, due now, last error 404), written
+ * through the store's conditional update; then the reconciler recreates it at once and requests
+ * the resync (reason `notFound`).
+ */
+async function recreateGone(
+  deps: DriftDeps,
+  row: StoredSubscription,
+  options: DriftRunOptions,
+): Promise<GoneOutcome> {
+  const { tenantId, key } = row.definition;
+  const graphId = row.graphSubscriptionId ?? '';
+  try {
+    // NOTE: a GET confirms before anything changes: a list is a snapshot, a GET is not.
+    await deps.graph.get(tenantId, graphId, { abortSignal: options.signal });
+    return 'stillThere';
+  } catch (e) {
+    if (!isGraphError(e)) throw e;
+    if (e.status !== 404) {
+      deps.log.warn('drift check could not confirm a missing subscription', {
+        tenantId,
+        key,
+        graphId,
+        status: e.status,
+        code: e.code,
+      });
+      return 'stillThere';
+    }
+  }
+  const now = deps.clock.now();
+  const marked = afterFailure(
+    row,
+    'renew',
+    {
+      status: 404,
+      code: 'NotListedOnGraph',
+      message: 'The drift check found the subscription gone from Graph',
+    },
+    now,
+    now,
+    deps.policy,
+  );
+  let written: StoredSubscription;
+  try {
+    written = await deps.store.update(marked, row.etag);
+  } catch (e) {
+    // Another writer changed it meanwhile: it is theirs to act on; the next check looks again.
+    if (isStoreConflictError(e) || isStoreNotFoundError(e)) return 'stillThere';
+    throw e;
+  }
+  deps.log.warn('subscription gone from Graph; recreating', { tenantId, key, graphId });
+  const report = await reconcileSubscription(deps, written, { signal: options.signal });
+  return report.action === 'create' && report.outcome === 'succeeded' ? 'recreated' : 'marked';
+}
+
+async function deleteOrphan(
+  deps: DriftDeps,
+  tenantId: string,
+  orphan: Orphan,
+  options: DriftRunOptions,
+): Promise<boolean> {
+  await deps.pacer.acquire('write', tenantId, options.signal);
+  try {
+    await deps.graph.delete(tenantId, orphan.graph.id, { abortSignal: options.signal });
+  } catch (e) {
+    if (!isGraphError(e)) throw e;
+    if (e.status !== 404) {
+      deps.log.warn('drift check could not delete an orphan', {
+        tenantId,
+        graphId: orphan.graph.id,
+        status: e.status,
+        code: e.code,
+      });
+      return false;
+    }
+  }
+  deps.log.info('orphan subscription of this deployment deleted', {
+    tenantId,
+    graphId: orphan.graph.id,
+  });
+  return true;
+}
+
+async function reconcileDrift(
+  deps: DriftDeps,
+  drifted: Drifted,
+  options: DriftRunOptions,
+): Promise<void> {
+  const { row, graph: onGraph, differences } = drifted;
+  const { tenantId, key, notificationUrl, encryptionCertificate, encryptionCertificateId } =
+    row.definition;
+  const fields = differences.map((d) => d.field);
+  deps.log.warn('subscription drifted from what was applied', {
+    tenantId,
+    key,
+    graphId: onGraph.id,
+    fields: fields.join(','),
+  });
+  if (!fields.some((f) => reconcilableFields.has(f))) return;
+  const patch = fields.includes('notificationUrl') || fields.includes('encryptionCertificateId');
+  try {
+    let current = row;
+    let expiresAt = onGraph.expirationDateTime;
+    if (patch) {
+      await deps.pacer.acquire('write', tenantId, options.signal);
+      const now = deps.clock.now();
+      current = await deps.store.claim(
+        row,
+        deps.instanceId,
+        now,
+        new Date(now.getTime() + deps.claimTtlMs),
+      );
+      try {
+        const patched = await deps.graph.update(
+          tenantId,
+          onGraph.id,
+          { notificationUrl, encryptionCertificate, encryptionCertificateId },
+          { abortSignal: options.signal },
+        );
+        expiresAt = patched.expirationDateTime;
+      } catch (e) {
+        if (!isGraphError(e)) throw e;
+        deps.log.warn('drift check could not patch a drifted subscription', {
+          tenantId,
+          key,
+          status: e.status,
+          code: e.code,
+        });
+      }
+    }
+    // NOTE: our record takes Graph's expiry and is due now: the sweep renews it to the expiry
+    // we want (and a lapsed one is recreated), with the planner's rules, not ours.
+    await writeOutcome(deps, current, (sub, now) => ({
+      ...sub,
+      claim: undefined,
+      expiresAt,
+      nextActionAt: earliest(sub.nextActionAt, now),
+      updatedAt: now,
+    }));
+  } catch (e) {
+    if (isClaimHeldError(e) || isStoreConflictError(e) || isStoreNotFoundError(e)) return;
+    throw e;
+  }
+}
