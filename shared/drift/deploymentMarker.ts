@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { GraphSubscriptions } from '../graph/graphSubscriptions';
+import { isAzureDeliveryTarget } from '../graph/notificationTargets';
 
 /**
  * How a deployment recognises its own subscriptions on a Graph list.
@@ -19,8 +20,14 @@ import type { GraphSubscriptions } from '../graph/graphSubscriptions';
 
 export const deploymentMarkerParameter = 'keeperDeployment';
 
-/** The URL with this deployment's marker in its query (replacing any other marker). */
+/**
+ * The URL with this deployment's marker in its query (replacing any other marker). An Event Hubs
+ * or Event Grid address is left as given: its query has a documented set of parameters
+ * (docs/rich-notifications.md#event-hubs-and-event-grid-delivery), so such a subscription is
+ * unmarked and its orphan only reported.
+ */
 export function withDeploymentMarker(url: string, deploymentId: string): string {
+  if (isAzureDeliveryTarget(url)) return url;
   const u = new URL(url);
   u.searchParams.set(deploymentMarkerParameter, deploymentId);
   return u.toString();

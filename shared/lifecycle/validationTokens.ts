@@ -90,8 +90,21 @@ export function validationTokenOptionsFor(
   return {
     jwksUrl: config.validationTokens.jwksUrl ?? defaults.jwksUrl,
     issuers: config.validationTokens.issuers ?? defaults.issuers,
-    audiences: config.identity.clientId === undefined ? [] : [config.identity.clientId],
+    audiences: subscribingAppIds(config.identity),
   };
+}
+
+/**
+ * The app Graph issues the tokens to: the app registration (GRAPH_CLIENT_ID), or with
+ * `managedIdentity` the managed identity itself (GRAPH_MANAGED_IDENTITY_CLIENT_ID). None known (a
+ * system-assigned identity): every collection with tokens is refused, and says why in the log.
+ */
+function subscribingAppIds(identity: Config['identity']): string[] {
+  const id =
+    identity.credential === 'managedIdentity'
+      ? identity.managedIdentityClientId
+      : identity.clientId;
+  return id === undefined ? [] : [id];
 }
 
 export class JwksValidationTokens implements ValidationTokenChecker {
@@ -111,7 +124,11 @@ export class JwksValidationTokens implements ValidationTokenChecker {
     at?: Date,
   ): Promise<TokenVerdict> {
     if (this.options.audiences.length === 0) {
-      return { ok: false, kind: 'invalid', reason: 'no client id (GRAPH_CLIENT_ID) to check aud' };
+      return {
+        ok: false,
+        kind: 'invalid',
+        reason: 'no client id (GRAPH_CLIENT_ID or GRAPH_MANAGED_IDENTITY_CLIENT_ID) to check aud',
+      };
     }
     for (const token of tokens) {
       const verdict = await this.checkOne(token, tenantIds, at ?? this.options.clock.now());

@@ -93,7 +93,10 @@ async function post(validationTokens: unknown): Promise<number> {
         headers: { 'content-type': 'application/json' },
         body: { string: JSON.stringify(body) },
       }),
-      new InvocationContext({ functionName: 'lifecycleNotifications' }),
+      new InvocationContext({
+        functionName: 'lifecycleNotifications',
+        logHandler: () => undefined,
+      }),
     ),
   );
   return response.status;

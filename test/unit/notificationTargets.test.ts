@@ -4,6 +4,7 @@ import {
   parseNotificationTarget,
 } from '../../shared/graph/notificationTargets';
 import { subscriptionDefinitionSchema, withoutQuery } from '../../shared/subscriptions/model';
+import { withDeploymentMarker } from '../../shared/drift/deploymentMarker';
 
 const tenant = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
 const eventHub = `EventHub:https://keeper-events.servicebus.windows.net/eventhubname/graph-hub?tenantId=${tenant}`;
@@ -69,5 +70,13 @@ describe('delivery targets in definitions and views', () => {
     expect(isAzureDeliveryTarget(eventGrid)).toBe(true);
     expect(withoutQuery(eventHub)).toBe(eventHub);
     expect(withoutQuery(eventGrid)).toBe(eventGrid);
+  });
+
+  test('when a lifecycle URL is an Azure delivery target, then the deployment marker is not added to it', () => {
+    expect(withDeploymentMarker(eventGrid, 'd0123456789abcdef')).toBe(eventGrid);
+    expect(withDeploymentMarker(eventHub, 'd0123456789abcdef')).toBe(eventHub);
+    expect(withDeploymentMarker('https://keeper.example.com/api/lifecycle', 'd1')).toContain(
+      'keeperDeployment=d1',
+    );
   });
 });
