@@ -19,6 +19,8 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   // Key Vault references (a Graph client secret or certificate), read through the identity.
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  // Encryption certificates definitions name in this vault: the public part only, never a secret.
+  keyVaultReader: '21090545-7ca7-4776-b22c-e363652d74d2'
 }
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -66,6 +68,18 @@ resource keyVaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: keyVault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: managedIdentityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Rich notifications: definitions may name an encryption certificate in this vault
+// (docs/rich-notifications.md); the app reads its public part with this identity.
+resource keyVaultCertificateRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(keyVault.id, managedIdentityPrincipalId, roles.keyVaultReader)
+  scope: keyVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultReader)
     principalId: managedIdentityPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -308,6 +308,7 @@ describe('infra/: role assignments', () => {
     '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
     '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
     '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
+    '21090545-7ca7-4776-b22c-e363652d74d2': 'Key Vault Reader',
   };
   const roles = new Map(
     [...objectOf(bicepVar(rbac, 'roles'))].map(([k, v]) => [k, rawOf(v).replace(/'/g, '')]),
@@ -343,7 +344,7 @@ describe('infra/: role assignments', () => {
         .filter((f) => f.endsWith('.ts'))
         .map((f) => read('shared', dir, f))
         .join('\n');
-    const code = ['store', 'resync', 'graph', 'lifecycle', 'renewal', 'operations']
+    const code = ['store', 'resync', 'graph', 'lifecycle', 'renewal', 'operations', 'certificates']
       .map(shared)
       .join('\n');
     const expected = [
@@ -355,6 +356,8 @@ describe('infra/: role assignments', () => {
       'Key Vault Secrets User',
     ];
     if (code.includes("from '@azure/data-tables'")) expected.push('Storage Table Data Contributor');
+    // Encryption certificates read from Key Vault (public part only).
+    if (code.includes("from '@azure/keyvault-certificates'")) expected.push('Key Vault Reader');
     if (code.includes("from '@azure/storage-queue'"))
       expected.push('Storage Queue Data Contributor');
     // Our code never reaches blobs or files itself: the blob role is the host's alone.
