@@ -2,12 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { LogLevel } from '@azure/functions';
+import { ClientSecretCredential } from '@azure/identity';
 import { z } from 'zod';
 import { InvocationContext } from '@azure/functions';
 import { lifecycleIntakeHandler } from '../functions/lifecycleIntake';
 import { lifecycleHandler } from '../functions/lifecycleNotifications';
 import type { IntakeResult } from '../shared/lifecycle/handleLifecycleNotifications';
 import { QueueLifecycleIntake } from '../shared/lifecycle/intakeQueue';
+import { ReferencedCertificates } from '../shared/certificates/certificateSource';
+import { AzureKeyVaultCertificates } from '../shared/certificates/keyVaultCertificateReader';
 import { coreDependencies, type AppDependencies } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { createGraphSubscriptions } from '../shared/graph/createGraphSubscriptions';
@@ -29,7 +32,9 @@ import {
   startGraphSimulator,
   startWebhookReceiver,
 } from '../devkit/graphSimulator';
+import { startKeyVaultStandIn } from '../devkit/keyVaultStandIn';
 import { serveHandler, type FunctionsHttpHandler } from '../devkit/lifecycleServer';
+import { aCertificate } from '../devkit/testCertificates';
 import { TestClock } from '../devkit/testClock';
 import {
   checkHandled,
@@ -78,6 +83,16 @@ export interface SandboxResult {
   readonly simulated: { readonly from: string; readonly to: string };
   /** Real time the scenario took. */
   readonly wallMs: number;
+  /**
+   * The rich chat-message subscription: the certificate id it was created with (Key Vault's first
+   * version), the one a new version rotated it to, and the one Graph holds at the end.
+   */
+  readonly rich: {
+    readonly key: string;
+    readonly createdWith: string | undefined;
+    readonly rotatedTo: string;
+    readonly onGraph: string | null | undefined;
+  };
 }
 
 /** A tenant for the sandbox; the simulator accepts any GUID. */
@@ -85,8 +100,12 @@ export const sandboxTenant = '5a4db0c1-5a4d-4b0c-8a4d-b0c15a4db0c1';
 
 const minute = 60_000;
 
+/** The Key Vault certificate the rich chat subscription names; its versions are the stand-in's. */
+const chatCertificateName = 'sandbox-chat-encryption';
+const richKey = 'chat-launch-team';
+
 /** What an operator would send for each (`apply --file`, `PUT /api/subscriptions/{key}`). */
-function sandboxDefinitions(ownerUrl: string): Array<Record<string, unknown>> {
+function sandboxDefinitions(ownerUrl: string, vaultUrl: string): Array<Record<string, unknown>> {
   const user = '0f8c3a52-6d2e-4b7a-9c1d-2e5f7a9b3c41';
   const common = { tenantId: sandboxTenant, notificationUrl: ownerUrl };
   return [
@@ -101,11 +120,15 @@ function sandboxDefinitions(ownerUrl: string): Array<Record<string, unknown>> {
     },
     {
       ...common,
-      key: 'chat-launch-team',
+      key: richKey,
       resource: 'chats/19:7c1e5a0b3d2f4e6a8b9c0d1e2f3a4b5c@thread.v2/messages',
       changeType: 'created,updated',
       // NOTE: kept at 60 minutes (chat messages allow 4,320) so it is renewed during the run.
       lifetimeMinutes: 60,
+      // Rich notifications: the message itself, encrypted with the Key Vault certificate's
+      // latest version (docs/rich-notifications.md).
+      includeResourceData: true,
+      encryptionCertificateSource: { keyVault: { vaultUrl, name: chatCertificateName } },
     },
     {
       ...common,
@@ -137,7 +160,9 @@ type Step =
       readonly key: string;
       readonly event: LifecycleEvent;
     }
-  | { readonly atMs: number; readonly kind: 'lose'; readonly key: string };
+  | { readonly atMs: number; readonly kind: 'lose'; readonly key: string }
+  /** A new version of the chat's certificate appears in Key Vault. */
+  | { readonly atMs: number; readonly kind: 'rotate' };
 
 /** The last sweep runs at this simulated time; the run is this long. */
 const lastSweepMinute = 145;
@@ -157,6 +182,8 @@ const sweepOffsetMs = 30_000;
  *   Graph's 10-minute rule and the sweep reauthorizes it.
  * - T+0:45 the chat is dropped without a word: its next renewal gets 404 and recreates it.
  * - T+1:00 `subscriptionRemoved` for the drive: recreated inline, with a resync message.
+ * - T+1:40 a new version of the chat's encryption certificate appears in Key Vault: the next sweep
+ *   PATCHes the chat onto it.
  */
 function sandboxScript(): Step[] {
   const steps: Step[] = [];
@@ -179,6 +206,7 @@ function sandboxScript(): Step[] {
       key: 'drive-team-docs',
       event: 'subscriptionRemoved',
     },
+    { atMs: 100 * minute, kind: 'rotate' },
   );
   return steps.sort((a, b) => a.atMs - b.atMs);
 }
@@ -349,6 +377,20 @@ async function runScenario(
   checkpoint();
   const owner = await startWebhookReceiver(sim.tls);
   cleanup.add("the owner's endpoint", () => owner.stop());
+  const vault = await startKeyVaultStandIn(sim, { tenantId: sandboxTenant });
+  cleanup.add('the Key Vault stand-in', () => vault.stop());
+  // Two versions of the chat's encryption certificate (public part only), valid for the whole run.
+  const validity = {
+    notBefore: new Date(start.getTime() - 24 * 60 * minute),
+    notAfter: new Date(start.getTime() + 365 * 24 * 60 * minute),
+  };
+  const [firstCertificate, nextCertificate] = await Promise.all([
+    aCertificate({ ...validity, commonName: `${chatCertificateName} v1` }),
+    aCertificate({ ...validity, commonName: `${chatCertificateName} v2` }),
+  ]);
+  const createdWith = `${chatCertificateName}/${vault.addVersion(chatCertificateName, firstCertificate.pem)}`;
+  let rotatedTo = '';
+  checkpoint();
 
   // NOTE: the function is served before the app is built: its URL is one of the app settings.
   const lifecycle: { handler?: FunctionsHttpHandler } = {};
@@ -410,6 +452,20 @@ async function runScenario(
         trustedCaCertificates: sim.tls.ca,
         retry: { timeoutMs: config.graphTimeoutMs },
       }),
+      // Key Vault through the real SDK client, with a token from the simulator's authority.
+      certificates: new ReferencedCertificates({
+        keyVault: new AzureKeyVaultCertificates(
+          new ClientSecretCredential(
+            sandboxTenant,
+            sim.clientId,
+            sim.clientSecret,
+            simulatorCredentialOptions(sim),
+          ),
+          vault.clientOptions(),
+        ),
+        settings: {},
+        clock,
+      }),
     }),
     log,
   };
@@ -418,7 +474,7 @@ async function runScenario(
   await resync.queue.createIfNotExists();
 
   const ownerUrl = `${owner.origin}/api/notifications`;
-  const definitions = sandboxDefinitions(ownerUrl);
+  const definitions = sandboxDefinitions(ownerUrl, vault.vaultUrl);
   out(
     `  storage    Azurite in memory: table "${config.storage.table}", queue "${config.storage.resyncQueue}" (127.0.0.1:${azurite.tablePort}, :${azurite.queuePort})`,
   );
@@ -428,6 +484,9 @@ async function runScenario(
   );
   out(`  owner      ${ownerUrl} (stands in for the owning application's webhook)`);
   out(
+    `  Key Vault  stand-in ${vault.vaultUrl} (HTTPS; certificate ${chatCertificateName}, read with @azure/keyvault-certificates)`,
+  );
+  out(
     `  time       simulated, ${formatDuration(scenarioMs)} in 5-minute sweeps, ending at the real now`,
   );
   out('');
@@ -435,10 +494,11 @@ async function runScenario(
   const resourceWidth = Math.max(...definitions.map((d) => String(d.resource).length)) + 2;
   for (const d of definitions) {
     const resource = String(d.resource);
-    const max = maxLifetimeFor(resource, { includeResourceData: false }).maxMinutes;
+    const rich = d.includeResourceData === true;
+    const max = maxLifetimeFor(resource, { includeResourceData: rich }).maxMinutes;
     const lifetime = typeof d.lifetimeMinutes === 'number' ? d.lifetimeMinutes : max;
     out(
-      `  ${String(d.key).padEnd(18)}${resource.padEnd(resourceWidth)}${String(d.changeType).padEnd(17)}${lifetime} min${lifetime < max ? ` (max ${max})` : ''}`,
+      `  ${String(d.key).padEnd(18)}${resource.padEnd(resourceWidth)}${String(d.changeType).padEnd(17)}${lifetime} min${lifetime < max ? ` (max ${max})` : ''}${rich ? ', with resource data (Key Vault certificate)' : ''}`,
     );
   }
   out('');
@@ -481,8 +541,32 @@ async function runScenario(
     }
     return drafts;
   };
+  /** The certificate each rich subscription has on Graph, as last shown. */
+  const certificatesOnGraph = new Map<string, string | null>();
+  const showCertificates = () => {
+    for (const s of sim.subscriptions(sandboxTenant)) {
+      if (!s.includeResourceData) continue;
+      const before = certificatesOnGraph.get(s.id);
+      certificatesOnGraph.set(s.id, s.encryptionCertificateId);
+      if (before === s.encryptionCertificateId) continue;
+      const row = [...observer.currentRows.values()].find((r) => r.graphSubscriptionId === s.id);
+      const entry = observer.add({
+        at: clock.now(),
+        key: row?.definition.key ?? null,
+        resource: s.resource,
+        graphId: s.id,
+        kind: 'certificate',
+        text:
+          before === undefined
+            ? `resource data encrypted with certificate ${s.encryptionCertificateId} (Key Vault name/version) on ${short(s.id)}`
+            : `moved to certificate ${s.encryptionCertificateId} by PATCH (was ${before}); the owner keeps the old private key until no notification names it`,
+      });
+      print([entry]);
+    }
+  };
   const observe = async (extra: readonly EntryDraft[] = []) => {
     print(await observer.observe([...extra, ...stepFacts()]));
+    showCertificates();
   };
 
   // T+0:00: the operator puts every definition under management (stored, then created at once).
@@ -506,7 +590,23 @@ async function runScenario(
     if (step.kind === 'sweep') {
       const summary = await sweepAndRecord(deps, { ...deps.sweepOptions, signal: stop });
       sweeps.push(summary);
-      await observe(summary.due > 0 ? [sweepDraft(summary)] : []);
+      const rotated = summary.counts.rotateCertificate !== undefined;
+      await observe(summary.due > 0 || rotated ? [sweepDraft(summary)] : []);
+      continue;
+    }
+    if (step.kind === 'rotate') {
+      const version = vault.addVersion(chatCertificateName, nextCertificate.pem);
+      rotatedTo = `${chatCertificateName}/${version}`;
+      await observe([
+        {
+          at: clock.now(),
+          key: null,
+          resource: null,
+          graphId: null,
+          kind: 'certificate',
+          text: `Key Vault: new version ${version} of certificate ${chatCertificateName}; the next sweep moves every subscription using it`,
+        },
+      ]);
       continue;
     }
     const row = observer.currentRows.get(step.key);
@@ -579,8 +679,25 @@ async function runScenario(
       `  ${e.handled ? 'handled    ' : 'NOT HANDLED'}  ${e.kind.padEnd(24)}${e.key.padEnd(keyWidth)}${e.how}`,
     );
   }
+  const richGraphId = observer.currentRows.get(richKey)?.graphSubscriptionId;
+  const rich = {
+    key: richKey,
+    createdWith: [...certificatesOnGraph.values()][0] ?? undefined,
+    rotatedTo,
+    onGraph: sim.subscriptions(sandboxTenant).find((s) => s.id === richGraphId)
+      ?.encryptionCertificateId,
+  };
+  out('');
+  out(
+    `Rich notifications: ${richKey} was created with certificate ${String(rich.createdWith)}; after the new Key Vault version a sweep moved it to ${rotatedTo}; Graph holds ${String(rich.onGraph)}.`,
+  );
   const problems = [
     ...events.filter((e) => !e.handled).map((e) => `${e.kind} for ${e.key}: ${e.how}`),
+    ...(rich.createdWith === createdWith && rich.onGraph === rotatedTo
+      ? []
+      : [
+          `certificate rotation: ${richKey} was created with ${String(rich.createdWith)} and is on ${String(rich.onGraph)}, not ${rotatedTo}`,
+        ]),
     ...expectedKinds
       .filter((k) => !events.some((e) => e.kind === k))
       .map((k) => `no ${k} was sent`),
@@ -607,6 +724,7 @@ async function runScenario(
     problems,
     simulated: { from: start.toISOString(), to: end.toISOString() },
     wallMs,
+    rich,
   };
 
   return {

@@ -43,6 +43,8 @@ export type TimelineKind =
   | 'waiting'
   /** A sweep that found something due. */
   | 'sweep'
+  /** A new encryption certificate version in Key Vault, or a rich subscription's certificate on Graph. */
+  | 'certificate'
   /** A warning or error the app logged, or a Graph call that failed. */
   | 'warning'
   | 'health';

@@ -100,6 +100,29 @@ describe('the sandbox', () => {
     expect(chatMessage!.graphSubscriptionId).toBe(recreatedChat!.graphId);
   });
 
+  test('when the chat is a rich subscription with a Key Vault certificate, then a new version is rotated onto it by PATCH', () => {
+    const certificateId = /^sandbox-chat-encryption\/[0-9a-f]{32}$/;
+    expect(result.rich.createdWith).toMatch(certificateId);
+    expect(result.rich.rotatedTo).toMatch(certificateId);
+    expect(result.rich.rotatedTo).not.toBe(result.rich.createdWith);
+    expect(result.rich.onGraph).toBe(result.rich.rotatedTo);
+
+    const certificates = entries('certificate');
+    const [created] = certificates.filter((e) => e.key === 'chat-launch-team');
+    expect(created!.text).toContain(`encrypted with certificate ${result.rich.createdWith}`);
+    const newVersion = certificates.find((e) => e.text.startsWith('Key Vault: new version'));
+    const moved = certificates.find((e) =>
+      e.text.startsWith(`moved to certificate ${result.rich.rotatedTo}`),
+    );
+    expect(moved).toMatchObject({ key: 'chat-launch-team' });
+    // Moved by the first sweep after the new version, on the same Graph subscription (a PATCH).
+    expect(moved!.minute - newVersion!.minute).toBeLessThanOrEqual(6);
+    const samePatch = (e: { graphId: string | null; minute: number }) =>
+      e.graphId === moved!.graphId && e.minute === moved!.minute;
+    expect(entries('renewed', 'chat-launch-team').some(samePatch)).toBe(true);
+    expect(entries('recreated', 'chat-launch-team').some(samePatch)).toBe(false);
+  });
+
   test('when it ends, then health is good with every subscription active and a clean last sweep', () => {
     expect(result.health).toMatchObject({
       healthy: true,
