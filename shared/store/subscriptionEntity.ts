@@ -310,23 +310,12 @@ function jsonText<T extends z.ZodType>(schema: T, expected: string) {
 
 const permissionsJson = jsonText(z.array(z.string().min(1).max(256)), 'a JSON array of strings');
 const definitionJson = jsonText(subscriptionDefinitionSchema, 'a JSON subscription definition');
+const certificateSourceJson = jsonText(certificateReferenceSchema, 'a JSON certificate reference');
 
 const rowSchema = z
   .object({
     ...subscriptionDefinitionSchema.shape,
-    encryptionCertificateSource: z
-      .string()
-      .max(maxTextLength)
-      .transform((value, ctx): unknown => {
-        try {
-          return JSON.parse(value);
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be a JSON certificate reference' });
-          return z.NEVER;
-        }
-      })
-      .pipe(certificateReferenceSchema)
-      .optional(),
+    encryptionCertificateSource: certificateSourceJson.optional(),
     partitionKey: z.string().optional(),
     rowKey: z.string().optional(),
     revision: z.string().regex(revisionPattern),

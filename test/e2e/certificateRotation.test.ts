@@ -16,7 +16,7 @@ import { aCertificate, type TestCertificate } from '../../devkit/testCertificate
  * one sweep, paced under Graph's write limit (no 429) and without a lapse (same Graph ids, every
  * expiry in the future throughout). The fleet lives in the in-memory store to keep the run
  * modest (on Azurite the same test takes about 100 s on a shared machine); the Key Vault reads
- * and the Azurite path of a certificate change are covered by certificates.test.ts.
+ * and the Azurite path of a certificate change (wanted state, then the PATCH) are covered by certificates.test.ts.
  */
 
 const fleet = 500;

@@ -7,6 +7,7 @@ import { AzureKeyVaultCertificates } from '../../shared/certificates/keyVaultCer
 import type { AppDependencies } from '../../shared/composition';
 import { OperationError } from '../../shared/operations/errors';
 import { applyDefinition, getByKey } from '../../shared/operations/subscriptionOperations';
+import { sweepAndRecord } from '../../shared/operations/sweepOperation';
 import { parseDefinitionInput } from '../../shared/operations/definitionInput';
 import { toView, type SubscriptionDefinition } from '../../shared/subscriptions/model';
 import { startHarness, type Harness } from '../../devkit/appHarness';
@@ -139,6 +140,42 @@ describe('certificates by reference', () => {
     expect(error.message).toMatch(/^Definition kv-missing: .*absent was not found/);
     expect(await h.store.get(h.tenantId, 'kv-missing')).toBeUndefined();
     expect(h.sim.subscriptions(h.tenantId)).toEqual([]);
+  });
+});
+
+describe('rotation on the table store', () => {
+  test('when Key Vault gets a new version, then the sweep stores it as the wanted definition and the reconciler PATCHes it onto the same Graph subscription', async () => {
+    const next = await aCertificate({ commonName: 'rich v2' });
+    const first = kv.addVersion('rich-chat', good.pem);
+    const deps = withCertificates();
+    const created = await applyDefinition(
+      deps,
+      richChat('kv-rotate', {
+        encryptionCertificateSource: { keyVault: { vaultUrl: kv.vaultUrl, name: 'rich-chat' } },
+      }),
+    );
+    const before = await h.read('kv-rotate');
+    expect(before.definition.encryptionCertificateId).toBe(`rich-chat/${first}`);
+
+    const second = kv.addVersion('rich-chat', next.pem);
+    // NOTE: past the one-minute cache of the certificate read.
+    h.clock.advanceTo(new Date(h.clock.now().getTime() + 2 * 60_000));
+    h.sim.resetCalls();
+    const summary = await sweepAndRecord(deps, deps.sweepOptions);
+
+    expect(summary.counts.rotateCertificate).toEqual({ succeeded: 1 });
+    const after = await h.read('kv-rotate');
+    // The wanted definition moved (revision raised) and Graph applied it: nothing left pending.
+    expect(after.definition.encryptionCertificateId).toBe(`rich-chat/${second}`);
+    expect(after.wantedRevision).toBe((before.wantedRevision ?? 0) + 1);
+    expect(after.applied?.definition.encryptionCertificateId).toBe(`rich-chat/${second}`);
+    expect(after.graphSubscriptionId).toBe(created.subscription.graphSubscriptionId);
+    expect(onGraph(after.graphSubscriptionId)).toMatchObject({
+      encryptionCertificate: next.base64Der,
+      encryptionCertificateId: `rich-chat/${second}`,
+    });
+    expect(h.sim.calls().filter((c) => c.kind === 'update' && c.status === 200)).toHaveLength(1);
+    expect(h.sim.calls().filter((c) => c.kind === 'create' || c.kind === 'delete')).toEqual([]);
   });
 });
 
