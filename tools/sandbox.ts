@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Agent } from 'node:https';
 import * as path from 'node:path';
 import type { LogLevel } from '@azure/functions';
 import { ClientSecretCredential } from '@azure/identity';
@@ -9,6 +10,10 @@ import { lifecycleIntakeHandler } from '../functions/lifecycleIntake';
 import { lifecycleHandler } from '../functions/lifecycleNotifications';
 import type { IntakeResult } from '../shared/lifecycle/handleLifecycleNotifications';
 import { QueueLifecycleIntake } from '../shared/lifecycle/intakeQueue';
+import {
+  JwksValidationTokens,
+  validationTokenOptionsFor,
+} from '../shared/lifecycle/validationTokens';
 import { ReferencedCertificates } from '../shared/certificates/certificateSource';
 import { AzureKeyVaultCertificates } from '../shared/certificates/keyVaultCertificateReader';
 import { coreDependencies, type AppDependencies } from '../shared/composition';
@@ -184,6 +189,8 @@ const sweepOffsetMs = 30_000;
  * - T+1:00 `subscriptionRemoved` for the drive: recreated inline, with a resync message.
  * - T+1:40 a new version of the chat's encryption certificate appears in Key Vault: the next sweep
  *   PATCHes the chat onto it.
+ * - T+1:50 `reauthorizationRequired` for the rich chat: its collection carries validationTokens,
+ *   checked by the intake before it acts.
  */
 function sandboxScript(): Step[] {
   const steps: Step[] = [];
@@ -207,6 +214,7 @@ function sandboxScript(): Step[] {
       event: 'subscriptionRemoved',
     },
     { atMs: 100 * minute, kind: 'rotate' },
+    { atMs: 110 * minute, kind: 'lifecycle', key: richKey, event: 'reauthorizationRequired' },
   );
   return steps.sort((a, b) => a.atMs - b.atMs);
 }
@@ -427,6 +435,9 @@ async function runScenario(
     GRAPH_AUTHORITY_HOST: sim.authorityHost,
     GRAPH_DISABLE_INSTANCE_DISCOVERY: 'true',
     LIFECYCLE_NOTIFICATION_URL: served.url,
+    // The simulator signs the validationTokens of rich collections and serves their keys.
+    GRAPH_VALIDATION_JWKS_URL: `${sim.authorityHost}/common/discovery/v2.0/keys`,
+    GRAPH_VALIDATION_ISSUER: `https://sts.windows.net/{tenantid}/,${sim.authorityHost}/{tenantid}/v2.0`,
   };
   const config = loadConfig(settings);
   const store = TableSubscriptionStore.fromConfig(config.storage);
@@ -451,6 +462,11 @@ async function runScenario(
         credentialOptions: simulatorCredentialOptions(sim),
         trustedCaCertificates: sim.tls.ca,
         retry: { timeoutMs: config.graphTimeoutMs },
+      }),
+      validationTokens: new JwksValidationTokens({
+        ...validationTokenOptionsFor(config),
+        clock,
+        agent: new Agent({ ca: sim.tls.ca }),
       }),
       // Key Vault through the real SDK client, with a token from the simulator's authority.
       certificates: new ReferencedCertificates({

@@ -324,7 +324,18 @@ class Simulator implements GraphSimulator {
       return { item, subscription, url };
     });
     const batches = new Map<string, Array<Record<string, unknown>>>();
+    // Rich subscriptions' collections carry validationTokens: one per app and tenant
+    // (https://learn.microsoft.com/graph/change-notifications-with-resource-data).
+    const richPairs = new Map<string, Map<string, { appId: string; tenantId: string }>>();
     for (const { item, subscription, url } of resolved) {
+      if (subscription.includeResourceData) {
+        const pairs = richPairs.get(url) ?? new Map<string, { appId: string; tenantId: string }>();
+        pairs.set(`${subscription.appId}|${subscription.tenantId}`, {
+          appId: subscription.appId,
+          tenantId: subscription.tenantId,
+        });
+        richPairs.set(url, pairs);
+      }
       if (item.event === 'subscriptionRemoved') {
         this.api.lose(subscription.id, this.clock());
       } else if (item.event === 'reauthorizationRequired') {
@@ -345,9 +356,17 @@ class Simulator implements GraphSimulator {
     }
     const results: Array<{ url: string; status: number; body: string }> = [];
     for (const [url, value] of batches) {
+      const pairs = [...(richPairs.get(url)?.values() ?? [])];
+      const validationTokens = pairs.map((p) =>
+        this.changeTracking.issue({
+          tenantId: p.tenantId,
+          audience: p.appId,
+          issuedAt: Math.floor(this.clock().getTime() / 1000),
+        }),
+      );
       const answer = await postToLoopback(
         url,
-        JSON.stringify({ value }),
+        JSON.stringify(validationTokens.length > 0 ? { value, validationTokens } : { value }),
         'application/json; charset=utf-8',
         { ca: this.tls.ca, timeoutMs: lifecyclePostTimeoutMs, signal: this.stopController.signal },
       );

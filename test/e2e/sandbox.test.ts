@@ -35,6 +35,7 @@ describe('the sandbox', () => {
       'missed',
       'reauthorizationRequired',
       'reauthorizationRequired',
+      'reauthorizationRequired',
       'subscriptionRemoved',
     ]);
     expect(result.events.every((e) => e.handled)).toBe(true);
@@ -121,6 +122,20 @@ describe('the sandbox', () => {
       e.graphId === moved!.graphId && e.minute === moved!.minute;
     expect(entries('renewed', 'chat-launch-team').some(samePatch)).toBe(true);
     expect(entries('recreated', 'chat-launch-team').some(samePatch)).toBe(false);
+  });
+
+  test("when Graph sends the rich chat a lifecycle event, then its collection's validation token is checked and the event acted on", () => {
+    const chatEvent = result.events.find(
+      (e) => e.key === 'chat-launch-team' && e.kind === 'reauthorizationRequired',
+    );
+    expect(chatEvent?.handled).toBe(true);
+    const acted = entries('lifecycleEvent', 'chat-launch-team').filter((e) =>
+      e.text.includes('lifecycleIntake queue function'),
+    );
+    expect(acted.map((e) => e.text)).toEqual([expect.stringContaining('acted on it: 1 recorded')]);
+    expect(result.timeline.filter((e) => e.text.includes('refused: validation tokens'))).toEqual(
+      [],
+    );
   });
 
   test('when it ends, then health is good with every subscription active and a clean last sweep', () => {
