@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { ackScenario } from './ack';
 import { driftCheckScenario } from './driftCheck';
 import { handshakeScenario } from './handshake';
+import { intakeDrainScenario } from './intakeDrain';
 import { healthScenario } from './health';
 import { multiTenantScenario } from './multiTenant';
 import { storeReadsScenario } from './storeReads';
@@ -39,6 +40,7 @@ const scenarios: readonly Scenario[] = [
   healthScenario,
   sweepMemoryScenario,
   ackScenario,
+  intakeDrainScenario,
   driftCheckScenario,
 ];
 

@@ -17,6 +17,7 @@ import {
   type ListOptions,
   type SubscriptionPage,
   type SubscriptionStore,
+  type UnreadableRemoval,
 } from '../shared/store/subscriptionStore';
 // NOTE: type-only, so the fake does not load the Azure SDK.
 import type { StoreFaults } from '../shared/store/tableSubscriptionStore';
@@ -139,6 +140,11 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
     if (graphId !== undefined) this.graphIndex(tenantId).delete(graphId);
     this.partition(tenantId).delete(key);
     if (this.reservations.get(key) === tenantId) this.reservations.delete(key);
+  }
+
+  /** Rows in memory are always readable: there is never an unreadable one to remove. */
+  removeUnreadable(): Promise<UnreadableRemoval> {
+    return Promise.resolve({ removed: false, graphSubscriptionId: undefined });
   }
 
   async *listDue(before: Date, options: ListDueOptions = {}): AsyncIterable<StoredSubscription> {

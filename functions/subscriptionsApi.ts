@@ -10,8 +10,10 @@ import {
   getByKey,
   type ApplyResult,
 } from '../shared/operations/subscriptionOperations';
+import { deleteUnreadableSubscription } from '../shared/operations/unreadableRows';
 import { verifySubscription } from '../shared/operations/verify';
 import type { ActionReport } from '../shared/renewal/reconcile';
+import { isInvalidRowError } from '../shared/store/subscriptionEntity';
 import { isStoreError, type SubscriptionPage } from '../shared/store/subscriptionStore';
 import {
   subscriptionStatuses,
@@ -205,7 +207,18 @@ async function deleteRoute(request: HttpRequest, core: AppDependencies): Promise
   const tenantId = tenantFilter(request.query, problems);
   if (problems.length > 0) return invalidQuery(problems);
   const key = present(request.params.key) ?? '';
-  const result = await deleteSubscription(core, key, tenantId);
+  let result: Awaited<ReturnType<typeof deleteSubscription>>;
+  try {
+    result = await deleteSubscription(core, key, tenantId);
+  } catch (e) {
+    if (!isInvalidRowError(e)) throw e;
+    const removed = await deleteUnreadableSubscription(core, e.problem, key);
+    return jsonResponse(200, {
+      deleted: true,
+      unreadableRow: true,
+      graphSubscriptionDeleted: removed.graphDeleted,
+    });
+  }
   if (result.deleted) return jsonResponse(200, { deleted: true });
   // The Graph step failed: the row stays `deleting`, and the sweep retries the delete.
   return jsonResponse(202, {

@@ -76,6 +76,8 @@ export async function createOnGraph(
     readonly windowMs: number;
     readonly perWindow: number;
     readonly latencyMs: number;
+    /** Lifetime asked of Graph (default 24 hours: inside the last quarter, so renewal is due). */
+    readonly expiresInMinutes?: number;
   },
   definitions: readonly SubscriptionDefinition[],
   dueAt: (now: Date) => Date = (now) => new Date(now.getTime() - minute),
@@ -94,7 +96,9 @@ export async function createOnGraph(
           changeType: definition.changeType,
           notificationUrl: definition.notificationUrl,
           lifecycleNotificationUrl: definition.lifecycleNotificationUrl,
-          expirationDateTime: new Date(now.getTime() + 24 * 60 * minute),
+          expirationDateTime: new Date(
+            now.getTime() + (setup.expiresInMinutes ?? 24 * 60) * minute,
+          ),
           clientState,
         });
         const fresh = newManagedSubscription(definition, now, clientState);

@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { appDependencies, type AppDependencies } from '../../shared/composition';
 import { readBodyCapped } from '../../shared/lifecycle/readBody';
 import { isOperationError, type FieldProblem } from '../../shared/operations/errors';
+import { isInvalidRowError } from '../../shared/store/subscriptionEntity';
 import { invocationLogger } from './invocationLogger';
 
 /**
@@ -153,6 +154,16 @@ export function adminApiRoute(
           e.message,
           e.details,
           e.status === 503 ? { 'Retry-After': '30' } : {},
+        );
+      }
+      if (isInvalidRowError(e)) {
+        // NOTE: a hand-edited or corrupted row: the operator can see why and remove it, rather
+        // than get a 500 (the reason names fields and what is wrong, never a stored value).
+        log.warn('admin API found a row it cannot read', { operation, rowKey: e.problem.rowKey });
+        return errorResponse(
+          409,
+          'UnreadableRow',
+          `The stored row of this subscription cannot be read (${e.problem.reason}); DELETE removes it.`,
         );
       }
       log.error('admin API request failed unexpectedly', { operation, error: errorName(e) });

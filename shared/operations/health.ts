@@ -50,6 +50,8 @@ export interface HealthView {
   /** At most `maxProblemsListed`, failed first; `problemCount` has them all. */
   readonly problems: readonly HealthProblemSubscription[];
   readonly problemCount: number;
+  /** Subscription rows that exist but cannot be read (corrupted): never swept, never served. */
+  readonly unreadableRows: number;
   readonly resyncsPending: number;
   readonly lastSweep: SweepSummary | null;
   /** The drift check (shared/drift/driftHealth.ts); null when no drift records are wired. */
@@ -79,11 +81,18 @@ export async function healthReport(deps: HealthDeps): Promise<HealthView> {
   let total = 0;
   let resyncsPending = 0;
   let withoutLifecycleUrl = 0;
+  let unreadableRows = 0;
   let soonest: ManagedSubscription | undefined;
 
   let continuationToken: string | undefined;
   do {
-    const page = await deps.store.list({ pageSize: 1000, continuationToken });
+    const page = await deps.store.list({
+      pageSize: 1000,
+      continuationToken,
+      onInvalid: () => {
+        unreadableRows++;
+      },
+    });
     for (const sub of page.items) {
       total++;
       counts[sub.status]++;
@@ -119,19 +128,16 @@ export async function healthReport(deps: HealthDeps): Promise<HealthView> {
       `${withoutLifecycleUrl} subscription(s) have no lifecycle URL: Graph sends them no lifecycle event, so a removal is noticed only at the next renewal`,
     );
   }
+  // NOTE: a row that cannot be read is never renewed: it is a problem even when nothing else is.
+  if (unreadableRows > 0) {
+    reasons.push(
+      `${unreadableRows} stored subscription row(s) cannot be read (wrong types or missing fields): GET /api/subscriptions/{key} names the problem, DELETE removes the row`,
+    );
+  }
   if (lastSweep === null) {
-    if (total > 0) reasons.push('no sweep has been recorded yet');
+    if (total > 0 || unreadableRows > 0) reasons.push('no sweep has been recorded yet');
   } else {
-    const age = t - Date.parse(lastSweep.finishedAt);
-    // NOTE: two periods plus a minute: one late timer run is not an outage, two missed ones are.
-    if (age > 2 * period + 60_000) {
-      reasons.push(`the last sweep finished ${Math.round(age / 60_000)} minutes ago`);
-    }
-    if (lastSweep.failureCount > 0 || lastSweep.unexpectedErrors > 0) {
-      reasons.push(
-        `the last sweep had ${lastSweep.failureCount} failure(s) and ${lastSweep.unexpectedErrors} unexpected error(s)`,
-      );
-    }
+    reasons.push(...sweepReasons(lastSweep, t, period));
   }
   const drift =
     deps.driftRecords === undefined || deps.config.drift === undefined
@@ -166,6 +172,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthView> {
           },
     problems: problems.slice(0, maxProblemsListed),
     problemCount,
+    unreadableRows,
     resyncsPending,
     lastSweep,
     drift: drift?.view ?? null,
@@ -366,6 +373,9 @@ function sweepReasons(lastSweep: SweepSummary, t: number, period: number): strin
     reasons.push(
       `the last sweep had ${lastSweep.failureCount} failure(s) and ${lastSweep.unexpectedErrors} unexpected error(s)`,
     );
+  }
+  if (lastSweep.invalidRows > 0) {
+    reasons.push(`the last sweep skipped ${lastSweep.invalidRows} row(s) that cannot be read`);
   }
   return reasons;
 }

@@ -59,6 +59,14 @@ export interface SubscriptionStore {
   delete(current: StoredSubscription, etag?: string): Promise<void>;
 
   /**
+   * Removes a subscription whose row exists but cannot be read (hand-edited or corrupted): the
+   * row, its due and Graph-index rows, and its key's reservation. Returns the Graph id the row
+   * still names in a readable form (for the caller to delete on Graph), and whether a row was
+   * there at all.
+   */
+  removeUnreadable(tenantId: string, key: string): Promise<UnreadableRemoval>;
+
+  /**
    * Subscriptions whose `nextActionAt` is at or before `before`, oldest first within a tenant,
    * read through the due index (not a table scan) and streamed page by page.
    * Rows that fail validation are reported through `onInvalid` and skipped.
@@ -94,6 +102,11 @@ export interface SubscriptionPage {
 }
 
 /** A stored row that failed validation: reported with its keys, skipped, never rewritten. */
+export interface UnreadableRemoval {
+  readonly removed: boolean;
+  readonly graphSubscriptionId: string | undefined;
+}
+
 export interface InvalidRow {
   readonly partitionKey: string;
   readonly rowKey: string;

@@ -39,6 +39,7 @@ import {
   type ListOptions,
   type SubscriptionPage,
   type SubscriptionStore,
+  type UnreadableRemoval,
 } from './subscriptionStore';
 import { createTableIfMissing, statusOf, subscriptionTableClient } from './tableClient';
 
@@ -353,6 +354,38 @@ export class TableSubscriptionStore implements SubscriptionStore {
     }
     await this.commit(tenantId, key, actions);
     await this.releaseKey(tenantId, key);
+  }
+
+  async removeUnreadable(tenantId: string, key: string): Promise<UnreadableRemoval> {
+    if (!isStorableKey(tenantId, key)) return { removed: false, graphSubscriptionId: undefined };
+    await this.ready();
+    const entity = await this.pointRead(tenantId, rowKeys.subscription(key));
+    if (entity === undefined) return { removed: false, graphSubscriptionId: undefined };
+    const named: unknown = entity['graphSubscriptionId'];
+    const graphSubscriptionId =
+      typeof named === 'string' && graphSubscriptionIdPattern.test(named) ? named : undefined;
+    // NOTE: the due row's key holds the row's (unreadable) due time: found by scanning the
+    // tenant's due rows for this key, which only an operator's DELETE of a broken row does.
+    const rowKeysToDelete = [rowKeys.subscription(key)];
+    const dueFilter = odata`PartitionKey eq ${tenantId} and RowKey ge ${rowKeyRanges.due.from} and RowKey lt ${rowKeyRanges.due.below}`;
+    for await (const page of this.pages(dueFilter)) {
+      for (const due of page) {
+        if (typeof due.rowKey === 'string' && due.rowKey.split('|')[2] === key) {
+          rowKeysToDelete.push(due.rowKey);
+        }
+      }
+    }
+    if (graphSubscriptionId !== undefined) {
+      const index = await this.pointRead(tenantId, rowKeys.graph(graphSubscriptionId));
+      if (index?.['key'] === key) rowKeysToDelete.push(rowKeys.graph(graphSubscriptionId));
+    }
+    await this.commit(
+      tenantId,
+      key,
+      rowKeysToDelete.map((rowKey) => ['delete', { partitionKey: tenantId, rowKey }]),
+    );
+    await this.releaseKey(tenantId, key);
+    return { removed: true, graphSubscriptionId };
   }
 
   async *listDue(before: Date, options: ListDueOptions = {}): AsyncIterable<StoredSubscription> {

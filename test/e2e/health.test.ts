@@ -8,8 +8,10 @@ import { loadConfig } from '../../shared/config';
 import type { HealthView } from '../../shared/operations/health';
 import { sweepAndRecord } from '../../shared/operations/sweepOperation';
 import type { SweepSummary } from '../../shared/renewal/sweep';
+import { rowKeys } from '../../shared/store/subscriptionEntity';
 import type { SubscriptionStore } from '../../shared/store/subscriptionStore';
 import { TableSweepRecords } from '../../shared/store/sweepRecords';
+import { subscriptionTableClient } from '../../shared/store/tableClient';
 import { TableSubscriptionStore } from '../../shared/store/tableSubscriptionStore';
 import { newManagedSubscription } from '../../shared/subscriptions/newSubscription';
 import {
@@ -180,6 +182,42 @@ describe('GET /api/health', () => {
     expect(view.counts).toMatchObject({ active: 1, deleting: 1 });
   });
 
+  test('when a row is corrupted, then 503 counts it as unreadable, and names the last sweep that skipped it', async () => {
+    await h.manage({ key: 'mail', resource: mail() });
+    await h.manage({ key: 'broken', resource: mail() });
+    await sweep();
+    const table = subscriptionTableClient(azuriteConnectionString(), h.config.storage.table);
+    // The row and its due copy, as a hand edit of both would leave them.
+    const brokenRows = [rowKeys.subscription('broken')];
+    for await (const e of table.listEntities({
+      queryOptions: { filter: `PartitionKey eq '${h.tenantId}'` },
+    })) {
+      if (typeof e.rowKey === 'string' && /^due\|.*\|broken\|/.test(e.rowKey)) {
+        brokenRows.push(e.rowKey);
+      }
+    }
+    expect(brokenRows).toHaveLength(2);
+    for (const rowKey of brokenRows) {
+      await table.updateEntity({ partitionKey: h.tenantId, rowKey, status: 42 }, 'Merge');
+    }
+    // NOTE: due again, so the next sweep meets the broken due row.
+    h.clock.advance(10 * 24 * 60 * minute);
+    const summary = await sweep();
+    expect(summary.invalidRows).toBeGreaterThan(0);
+
+    const { status, view } = await health();
+
+    expect(status).toBe(503);
+    expect(view.healthy).toBe(false);
+    expect(view.unreadableRows).toBe(1);
+    expect(view.reasons).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^1 stored subscription row\(s\) cannot be read/),
+        `the last sweep skipped ${summary.invalidRows} row(s) that cannot be read`,
+      ]),
+    );
+  });
+
   test('when a subscription outlived its expiry without a sweep, then it is lapsed', async () => {
     await h.manage({ key: 'presence', resource: presence() });
     await sweep();
@@ -217,6 +255,7 @@ describe('GET /api/health', () => {
       update: fail,
       claim: fail,
       delete: fail,
+      removeUnreadable: fail,
       listDue: () => ({ [Symbol.asyncIterator]: () => ({ next: fail }) }),
       list: fail,
       tenants: fail,

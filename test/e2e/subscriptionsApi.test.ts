@@ -13,7 +13,9 @@ import {
   resyncQueueClient,
 } from '../../shared/resync/queueResyncPublisher';
 import type { ResyncMessage } from '../../shared/resync/resyncPublisher';
+import { rowKeys } from '../../shared/store/subscriptionEntity';
 import type { SubscriptionStore } from '../../shared/store/subscriptionStore';
+import { subscriptionTableClient } from '../../shared/store/tableClient';
 import type { SubscriptionView } from '../../shared/subscriptions/model';
 import {
   azuriteConnectionString,
@@ -793,6 +795,42 @@ describe('DELETE /api/subscriptions/{key}', () => {
     expect((await api('GET', `/api/subscriptions/${key}`)).status).toBe(404);
   });
 
+  test('when its row is corrupted, then GET answers 409 naming the problem, and DELETE removes every row of it and its Graph subscription', async () => {
+    const key = aKey('corrupted');
+    const definition = mailDefinition();
+    const view = await created(key, definition);
+    const table = subscriptionTableClient(azuriteConnectionString(), h.config.storage.table);
+    await table.updateEntity(
+      { partitionKey: h.tenantId, rowKey: rowKeys.subscription(key), status: 42, expiresAt: 'x' },
+      'Merge',
+    );
+
+    const got = await api('GET', `/api/subscriptions/${key}`);
+    expect(got.status).toBe(409);
+    expect((got.body as ErrorBody).error.code).toBe('UnreadableRow');
+    expect((got.body as ErrorBody).error.message).toMatch(/status/);
+
+    const answer = await api('DELETE', `/api/subscriptions/${key}`);
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      deleted: true,
+      unreadableRow: true,
+      graphSubscriptionDeleted: true,
+    });
+    expect(onGraph(view.graphSubscriptionId)).toBeUndefined();
+    const left: string[] = [];
+    for await (const e of table.listEntities({
+      queryOptions: { filter: `PartitionKey eq '${h.tenantId}'` },
+    })) {
+      if (typeof e.rowKey === 'string' && e.rowKey.includes(key)) left.push(e.rowKey);
+    }
+    expect(left).toEqual([]);
+    expect((await api('GET', `/api/subscriptions/${key}`)).status).toBe(404);
+    // The key's reservation went too: the key can be used again.
+    expect((await put(key, definition)).status).toBe(201);
+  });
+
   test('when the key is unknown, then 404', async () => {
     const answer = await api('DELETE', `/api/subscriptions/${aKey('never')}`);
 
@@ -990,6 +1028,7 @@ describe('routing and failures', () => {
       update: fail,
       claim: fail,
       delete: fail,
+      removeUnreadable: fail,
       listDue: () => ({ [Symbol.asyncIterator]: () => ({ next: fail }) }),
       list: fail,
       tenants: fail,
