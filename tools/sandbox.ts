@@ -181,12 +181,14 @@ const sweepOffsetMs = 30_000;
 /**
  * The script: a sweep every 5 simulated minutes, and what Graph does in between. The channel
  * and the chat (55-minute expiry) are renewed at T+0:40, 1:25 and 2:10; the other lifetimes are days.
- * - T+0:20 `reauthorizationRequired` for the mail: reauthorized inline.
+ * Each lifecycle POST is answered 202 once queued; the lifecycleIntake queue function acts right after.
+ * - T+0:20 `reauthorizationRequired` for the mail: reauthorized by the queue function.
  * - T+0:30 `missed` for the directory: a resync message.
- * - T+0:42 `reauthorizationRequired` for the channel, renewed 2 minutes before: it waits out
- *   Graph's 10-minute rule and the sweep reauthorizes it.
+ * - T+0:42 `reauthorizationRequired` for the channel, renewed 7 minutes before: answered at
+ *   once by another PATCH (never a reauthorize within 10 minutes of a PATCH).
  * - T+0:45 the chat is dropped without a word: its next renewal gets 404 and recreates it.
- * - T+1:00 `subscriptionRemoved` for the drive: recreated inline, with a resync message.
+ * - T+1:00 `subscriptionRemoved` for the drive: confirmed by a GET (404), recreated by the queue
+ *   function, with a resync message.
  * - T+1:40 a new version of the chat's encryption certificate appears in Key Vault: the next sweep
  *   PATCHes the chat onto it.
  * - T+1:50 `reauthorizationRequired` for the rich chat: its collection carries validationTokens,
@@ -232,11 +234,17 @@ async function runIntakeQueue(deps: AppDependencies): Promise<IntakeResult[]> {
   const results: IntakeResult[] = [];
   if (intake === undefined) return results;
   const handler = lifecycleIntakeHandler(deps);
+  // NOTE: the timeline says what the queue run did; only its warnings and errors are printed.
+  const context = () =>
+    new InvocationContext({
+      functionName: 'lifecycleIntake',
+      logHandler: (level, ...args) => {
+        if (level === 'warning' || level === 'error') console.error(...args);
+      },
+    });
   for (let batch = await intake.receive(32, 60); batch.length > 0;) {
     for (const message of batch) {
-      results.push(
-        await handler(message.body, new InvocationContext({ functionName: 'lifecycleIntake' })),
-      );
+      results.push(await handler(message.body, context()));
       await intake.remove(message);
     }
     batch = await intake.receive(32, 60);

@@ -423,8 +423,8 @@ export interface HandledEvent {
   readonly how: string;
 }
 
-/** Inline handling happens while Graph's POST is answered: within seconds of the event. */
-const inlineWindowMs = 10_000;
+/** The queue function acts right after Graph's POST is answered: within seconds of the event. */
+const queueWindowMs = 10_000;
 
 /**
  * Whether the app handled `event`, judged from the facts only: the Graph calls the simulator
@@ -451,7 +451,7 @@ export function checkHandled(event: ScriptedEvent, observer: SandboxObserver): H
   const t = event.at.getTime();
   const row = observer.currentRows.get(event.key);
   const when = (at: Date) =>
-    `${at.getTime() - t <= inlineWindowMs && event.kind !== 'lost' ? 'inline, ' : 'by the sweep, '}at ${observer.offset(at)}`;
+    `${at.getTime() - t <= queueWindowMs && event.kind !== 'lost' ? 'by the queue function, ' : 'by the sweep, '}at ${observer.offset(at)}`;
   const message = (reason: string, from: number) =>
     observer.messages.find(
       (m) => m.key === event.key && m.reason === reason && Date.parse(m.requestedAt) >= from,

@@ -64,8 +64,21 @@ export async function receiveLifecycleNotifications(
   }
   const parsed = parseLifecycleBody(json);
   if (!parsed.ok) return { status: 400, body: { error: parsed.message } };
-  // NOTE: an unusable item is logged and left out; the rest is answered (issue #20).
-  for (const s of parsed.skipped) log.warn('lifecycle item skipped', { ...s });
+  // NOTE: an unusable item is left out and the rest is answered (issue #20); one warning per
+  // collection, with the first item's position and reason and how many, so a body of 1,000 bad
+  // items cannot flood the logs.
+  const [firstSkipped] = parsed.skipped;
+  if (firstSkipped !== undefined) {
+    log.warn('lifecycle items skipped', {
+      count: parsed.skipped.length,
+      index: firstSkipped.index,
+      reason: firstSkipped.reason,
+      indexes: parsed.skipped
+        .slice(0, 20)
+        .map((s) => s.index)
+        .join(','),
+    });
+  }
 
   const items: IntakeItem[] = [];
   for (const n of parsed.notifications) {

@@ -90,7 +90,7 @@ describe('lifecycle payloads with null fields', () => {
 
     expect(answer.status).toBe(202);
     expect(answer.body).toEqual({ received: 3, queued: 3 });
-    const skipped = answer.logs.filter((l) => l.message === 'lifecycle item skipped');
+    const skipped = answer.logs.filter((l) => l.message === 'lifecycle items skipped');
     expect(skipped.map((l) => l.properties?.index)).toEqual([3]);
     // NOTE: the queue trigger's work, as the sweep's drain does it.
     expect(await drainIntake(h.deps)).toMatchObject({ messages: 1, failed: 0, items: 3 });

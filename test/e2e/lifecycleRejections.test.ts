@@ -236,12 +236,24 @@ describe('requests that are not lifecycle notifications', () => {
 
     expect(outcome.status).toBe(202);
     expect(outcome.body).toMatchObject({ received: 0, queued: 0 });
-    const warning = outcome.logs.find((l) => l.message === 'lifecycle item skipped');
+    const warning = outcome.logs.find((l) => l.message === 'lifecycle items skipped');
     expect(warning?.properties).toMatchObject({
       index: 0,
       reason: expect.stringContaining('subscriptionId') as unknown,
     });
     expect(JSON.stringify(outcome.logs)).not.toContain('skipped-secret');
+    expectNothingChanged(outcome);
+  });
+
+  test('when 40 items are unusable, then 202 and one warning with their count', async () => {
+    const bad = Array.from({ length: 40 }, () => ({ lifecycleEvent: 'missed', clientState: 7 }));
+
+    const outcome = await send(jsonRequest(JSON.stringify({ value: bad })));
+
+    expect(outcome.status).toBe(202);
+    const warnings = outcome.logs.filter((l) => l.level === 'warning');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.properties).toMatchObject({ count: 40, index: 0 });
     expectNothingChanged(outcome);
   });
 
