@@ -3,7 +3,13 @@ import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
-import { accessDeniedMessage, defaultFaultCode, defaultFaultMessage, FaultBook } from './faults';
+import {
+  accessDeniedMessage,
+  defaultFaultCode,
+  defaultFaultMessage,
+  FaultBook,
+  operationName,
+} from './faults';
 import { formatNotificationDateTime } from './graphTime';
 import { SubscriptionApi, type ApiContext, type ApiResult } from './subscriptions';
 import { formatRetryAfterSeconds, graphThrottleLimits, Throttle } from './throttling';
@@ -100,26 +106,6 @@ function routeRequest(method: string, pathname: string): Route {
   return { area: 'none', kind: 'other' };
 }
 
-/** Graph's name for an operation in ExtensionError messages (docs/graph-rules.md#errors). */
-function operationName(kind: CallKind): string {
-  switch (kind) {
-    case 'create':
-      return 'Create';
-    case 'get':
-      return 'Get';
-    case 'list':
-      return 'List';
-    case 'update':
-      return 'Update';
-    case 'reauthorize':
-      return 'Reauthorize';
-    case 'delete':
-      return 'Delete';
-    default:
-      return 'Request';
-  }
-}
-
 class BodyTooLargeError extends Error {}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -183,6 +169,9 @@ class Simulator implements GraphSimulator {
     this.clientSecret = options.clientSecret ?? randomBytes(30).toString('base64url');
     this.clock = options.now ?? (() => new Date());
     this.tokens = new TokenService(this.clientId, this.clientSecret);
+    for (const [tenantId, roles] of Object.entries(options.appRoles ?? {})) {
+      this.tokens.setGrantedRoles(tenantId, roles);
+    }
     this.faults = new FaultBook(options.random ?? Math.random);
     this.throttle = new Throttle(
       options.throttling === false ? false : { ...graphThrottleLimits, ...options.throttling },
@@ -270,6 +259,14 @@ class Simulator implements GraphSimulator {
 
   restorePermission(tenantId: string): void {
     this.revokedTenants.delete(tenantId.toLowerCase());
+  }
+
+  setAppRoles(tenantId: string, roles: readonly string[] | undefined): void {
+    this.tokens.setGrantedRoles(tenantId, roles);
+  }
+
+  appRoles(tenantId: string): readonly string[] {
+    return this.tokens.grantedRoles(tenantId);
   }
 
   issueToken(tenantId: string, options: IssueTokenOptions = {}): string {
@@ -488,6 +485,7 @@ class Simulator implements GraphSimulator {
         creatorId: auth.claims.oid,
         now: exchange.at,
         version: route.version ?? 'v1.0',
+        roles: auth.claims.roles,
       },
       ignoreExpiry,
     );
