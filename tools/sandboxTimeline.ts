@@ -43,6 +43,8 @@ export type TimelineKind =
   | 'waiting'
   /** A sweep that found something due. */
   | 'sweep'
+  /** The operator granted an application permission (the sandbox's scripted grant). */
+  | 'granted'
   /** A warning or error the app logged, or a Graph call that failed. */
   | 'warning'
   | 'health';
