@@ -12,7 +12,6 @@ import {
 } from '../../devkit/graphSimulator';
 import { loadConfig, type Config } from '../../shared/config';
 import { createGraphSubscriptions } from '../../shared/graph/createGraphSubscriptions';
-import { isGraphError, type GraphError } from '../../shared/graph/graphError';
 import type {
   CreateSubscriptionRequest,
   GraphSubscriptions,
@@ -22,6 +21,7 @@ import {
   withRequiredPermissions,
 } from '../../shared/graph/permissions';
 import { runSweep } from '../../shared/renewal/sweep';
+import { graphErrorOf } from '../support/graphErrors';
 
 /**
  * The simulator refuses what Graph refuses: app-only tokens carry the app roles granted in their
@@ -80,16 +80,6 @@ function request(resource: string, changeType = 'created,updated'): CreateSubscr
     expirationDateTime: new Date(start.getTime() + 55 * minute),
     clientState: `state-${randomUUID()}`,
   };
-}
-
-async function graphErrorOf(promise: Promise<unknown>): Promise<GraphError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (isGraphError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a GraphError');
 }
 
 function rolesOf(token: string): unknown {
