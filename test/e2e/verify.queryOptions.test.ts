@@ -1,7 +1,7 @@
 import { startHarness, type Harness } from '../../devkit/appHarness';
 import { verifySubscription } from '../../shared/operations/verify';
 import { runSweep } from '../../shared/renewal/sweep';
-import { toView } from '../../shared/subscriptions/model';
+import { toView, type SubscriptionDefinition } from '../../shared/subscriptions/model';
 import { driftText, subscriptionDetails } from '../../cli/subscriptionText';
 
 /**
@@ -35,6 +35,22 @@ async function createdWithOptions() {
   const row = await h.read('alerts');
   expect(row.status).toBe('active');
   return row;
+}
+
+/** Rewrites what the row says was applied on Graph (Graph's copy stays as it is). */
+async function recordApplied(changes: Partial<SubscriptionDefinition>): Promise<void> {
+  const { etag, ...row } = await h.read('alerts');
+  const applied = row.applied?.definition ?? row.definition;
+  await h.store.update(
+    {
+      ...row,
+      applied: {
+        definition: { ...applied, ...changes },
+        wantedRevision: row.applied?.wantedRevision ?? 0,
+      },
+    },
+    etag,
+  );
 }
 
 describe('verify and the view: notificationQueryOptions and notificationUrlAppId', () => {
@@ -72,22 +88,11 @@ describe('verify and the view: notificationQueryOptions and notificationUrlAppId
   });
 
   test("when what was applied differs from Graph's copy, then verify reports both fields as drift", async () => {
-    const { etag, ...row } = await createdWithOptions();
-    const applied = row.applied?.definition ?? row.definition;
-    await h.store.update(
-      {
-        ...row,
-        applied: {
-          definition: {
-            ...applied,
-            notificationQueryOptions: "$filter=status eq 'resolved'",
-            notificationUrlAppId: undefined,
-          },
-          wantedRevision: row.applied?.wantedRevision ?? 0,
-        },
-      },
-      etag,
-    );
+    await createdWithOptions();
+    await recordApplied({
+      notificationQueryOptions: "$filter=status eq 'resolved'",
+      notificationUrlAppId: undefined,
+    });
 
     const report = await verifySubscription(h.deps, await h.read('alerts'));
 
@@ -104,18 +109,8 @@ describe('verify and the view: notificationQueryOptions and notificationUrlAppId
   });
 
   test('when the app id differs only in case, then it is not drift', async () => {
-    const { etag, ...row } = await createdWithOptions();
-    const applied = row.applied?.definition ?? row.definition;
-    await h.store.update(
-      {
-        ...row,
-        applied: {
-          definition: { ...applied, notificationUrlAppId: appId.toUpperCase() },
-          wantedRevision: row.applied?.wantedRevision ?? 0,
-        },
-      },
-      etag,
-    );
+    await createdWithOptions();
+    await recordApplied({ notificationUrlAppId: appId.toUpperCase() });
 
     const report = await verifySubscription(h.deps, await h.read('alerts'));
 
