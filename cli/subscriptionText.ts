@@ -40,6 +40,13 @@ export function subscriptionDetails(view: SubscriptionView, now: Date): string {
     ['encryptionCertificateId', view.encryptionCertificateId],
     ['latestSupportedTlsVersion', view.latestSupportedTlsVersion],
     ['lifetimeMinutes', view.lifetimeMinutes],
+    // NOTE: rarely set (Universal Print, filtered alerts, rich notifications): shown when set.
+    ...(view.notificationQueryOptions === null
+      ? []
+      : [['notificationQueryOptions', view.notificationQueryOptions] as [string, Cell]]),
+    ...(view.notificationUrlAppId === null
+      ? []
+      : [['notificationUrlAppId', view.notificationUrlAppId] as [string, Cell]]),
     ['graphSubscriptionId', view.graphSubscriptionId],
     ['expirationDateTime', formatTime(view.expirationDateTime, now)],
     ['nextActionAt', formatTime(view.nextActionAt, now)],

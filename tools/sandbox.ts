@@ -20,6 +20,7 @@ import { coreDependencies, type AppDependencies } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { createGraphSubscriptions } from '../shared/graph/createGraphSubscriptions';
 import { maxLifetimeFor } from '../shared/graph/lifetimes';
+import { appOnlySupportFor } from '../shared/graph/permissions';
 import type { Logger, LogProperties } from '../shared/logger';
 import { parseDefinitionInput } from '../shared/operations/definitionInput';
 import { healthReport, type HealthView } from '../shared/operations/health';
@@ -57,10 +58,13 @@ import {
  * `npm run sandbox`: the app's real code with no cloud account. Azurite in memory holds the table
  * and the resync queue; the Graph simulator answers over HTTPS and issues tokens that
  * @azure/identity fetches; the `lifecycleNotifications` function is served on loopback HTTPS and
- * receives the simulator's validation handshakes and lifecycle POSTs. Five subscriptions are put
+ * receives the simulator's validation handshakes and lifecycle POSTs. Six subscriptions are put
  * under management with `applyDefinition`, simulated time advances in 5-minute sweeps
  * (`sweepAndRecord`, as the timer runs it), the simulator sends each lifecycle event and silently
- * drops one subscription, and the timeline printed is read back from what happened.
+ * drops one subscription, and the timeline printed is read back from what happened. The simulator
+ * enforces app roles as Graph does; the tenant was granted every permission the definitions need
+ * but one, so a sixth subscription is refused (403, the permission named) until the operator
+ * grants it.
  */
 
 export interface SandboxOptions {
@@ -82,6 +86,8 @@ export interface SandboxResult {
   /** Every resync message that arrived on the Storage queue. */
   readonly resyncMessages: readonly ResyncMessage[];
   readonly health: HealthView;
+  /** The subscription refused for want of a permission, until the operator granted it. */
+  readonly refusal: PermissionRefusal;
   /** What was not handled, or why health is not good; empty when `ok`. */
   readonly problems: readonly string[];
   /** Simulated time start and end, ISO 8601. */
@@ -98,6 +104,20 @@ export interface SandboxResult {
     readonly rotatedTo: string;
     readonly onGraph: string | null | undefined;
   };
+}
+
+/** How the withheld permission played out, judged from the timeline. */
+export interface PermissionRefusal {
+  readonly key: string;
+  /** The permissions withheld at the start. */
+  readonly permissions: readonly string[];
+  /** Simulated times (ISO 8601) of the refusals that named the permissions. */
+  readonly refusedAt: readonly string[];
+  readonly grantedAt: string | null;
+  readonly createdAt: string | null;
+  /** Refused naming the permission, then created after the grant. */
+  readonly handled: boolean;
+  readonly how: string;
 }
 
 /** A tenant for the sandbox; the simulator accepts any GUID. */
@@ -154,7 +174,45 @@ function sandboxDefinitions(ownerUrl: string, vaultUrl: string): Array<Record<st
       resource: 'users',
       changeType: 'updated,deleted',
     },
+    {
+      ...common,
+      // NOTE: its permission (Group.Read.All) is withheld at first: see `withheldKey`.
+      key: withheldKey,
+      resource: 'groups',
+      changeType: 'updated,deleted',
+    },
   ];
+}
+
+/** The subscription whose application permission the tenant has not granted at the start. */
+const withheldKey = 'groups-directory';
+
+/** The resource of the --keep example definition (`npm run cli -- apply --file ...`). */
+const exampleResource = 'users/0f8c3a52-6d2e-4b7a-9c1d-2e5f7a9b3c41/events';
+
+/**
+ * What the sandbox tenant's administrator consented to: what each definition needs through its
+ * whole life (create, renew, reauthorize; what `graph-subs permissions` prints) and the --keep
+ * example's, except the withheld subscription's.
+ */
+function sandboxGrants(definitions: ReadonlyArray<Record<string, unknown>>): {
+  readonly granted: readonly string[];
+  readonly withheld: readonly string[];
+} {
+  const needs = (resource: string) => {
+    const support = appOnlySupportFor(resource);
+    return support.supported ? support.applicationPermissions : [];
+  };
+  const withheld = definitions
+    .filter((d) => d.key === withheldKey)
+    .flatMap((d) => needs(String(d.resource)));
+  const granted = [
+    ...new Set([
+      ...definitions.filter((d) => d.key !== withheldKey).flatMap((d) => needs(String(d.resource))),
+      ...needs(exampleResource),
+    ]),
+  ].filter((p) => !withheld.includes(p));
+  return { granted, withheld };
 }
 
 type Step =
@@ -167,7 +225,8 @@ type Step =
     }
   | { readonly atMs: number; readonly kind: 'lose'; readonly key: string }
   /** A new version of the chat's certificate appears in Key Vault. */
-  | { readonly atMs: number; readonly kind: 'rotate' };
+  | { readonly atMs: number; readonly kind: 'rotate' }
+  | { readonly atMs: number; readonly kind: 'grant'; readonly key: string };
 
 /** The last sweep runs at this simulated time; the run is this long. */
 const lastSweepMinute = 145;
@@ -193,6 +252,9 @@ const sweepOffsetMs = 30_000;
  *   PATCHes the chat onto it.
  * - T+1:50 `reauthorizationRequired` for the rich chat: its collection carries validationTokens,
  *   checked by the intake before it acts.
+ * - T+0:00 the groups subscription is refused (403) for want of Group.Read.All, and again at its
+ *   retry 30 minutes later; T+0:50 the operator grants it and restarts the app (a token carries
+ *   the roles of when it was issued); the next retry creates it.
  */
 function sandboxScript(): Step[] {
   const steps: Step[] = [];
@@ -209,6 +271,7 @@ function sandboxScript(): Step[] {
       event: 'reauthorizationRequired',
     },
     { atMs: 45 * minute, kind: 'lose', key: 'chat-launch-team' },
+    { atMs: 50 * minute, kind: 'grant', key: withheldKey },
     {
       atMs: 60 * minute,
       kind: 'lifecycle',
@@ -457,7 +520,8 @@ async function runScenario(
     error: (message, properties) =>
       appLog.push(logDraft(clock.now(), 'error', message, properties)),
   };
-  const deps: AppDependencies = {
+  /** The app as one worker builds it; called again for a restart (a new token cache). */
+  const startApp = (): AppDependencies => ({
     ...coreDependencies({
       config,
       clock,
@@ -492,13 +556,17 @@ async function runScenario(
       }),
     }),
     log,
-  };
+  });
+  let deps = startApp();
   lifecycle.handler = lifecycleHandler(deps);
   // NOTE: the owner would create its queue before listening on it; peeking needs it to exist.
   await resync.queue.createIfNotExists();
 
   const ownerUrl = `${owner.origin}/api/notifications`;
   const definitions = sandboxDefinitions(ownerUrl, vault.vaultUrl);
+  const grants = sandboxGrants(definitions);
+  // NOTE: before the app's first token: a token carries the roles granted when it was issued.
+  sim.setAppRoles(sandboxTenant, grants.granted);
   out(
     `  storage    Azurite in memory: table "${config.storage.table}", queue "${config.storage.resyncQueue}" (127.0.0.1:${azurite.tablePort}, :${azurite.queuePort})`,
   );
@@ -512,6 +580,9 @@ async function runScenario(
   );
   out(
     `  time       simulated, ${formatDuration(scenarioMs)} in 5-minute sweeps, ending at the real now`,
+  );
+  out(
+    `  roles      granted in the tenant: ${grants.granted.join(', ')}; not yet: ${grants.withheld.join(', ')}`,
   );
   out('');
   out('Subscriptions put under management:');
@@ -642,6 +713,21 @@ async function runScenario(
       resource: row?.definition.resource ?? null,
       graphId: graphId ?? null,
     };
+    if (step.kind === 'grant') {
+      // The operator reads the 403's permission (graph-subs status) and grants it; tokens carry
+      // the roles of when they were issued, so the app is restarted to get a new one at once.
+      sim.setAppRoles(sandboxTenant, [...grants.granted, ...grants.withheld]);
+      deps = startApp();
+      lifecycle.handler = lifecycleHandler(deps);
+      await observe([
+        {
+          ...on,
+          kind: 'granted',
+          text: `the operator granted ${grants.withheld.join(', ')} and restarted the app, whose next token carries it`,
+        },
+      ]);
+      continue;
+    }
     if (graphId === undefined) {
       // Recorded as not handled; the check at the end says why.
       scripted.push({
@@ -715,6 +801,12 @@ async function runScenario(
   out(
     `Rich notifications: ${richKey} was created with certificate ${String(rich.createdWith)}; after the new Key Vault version a sweep moved it to ${rotatedTo}; Graph holds ${String(rich.onGraph)}.`,
   );
+  const refusal = checkRefusal(observer, grants.withheld);
+  out('');
+  out('The permission not granted at first:');
+  out(
+    `  ${refusal.handled ? 'handled    ' : 'NOT HANDLED'}  ${'403 Forbidden'.padEnd(24)}${refusal.key.padEnd(keyWidth)}${refusal.how}`,
+  );
   const problems = [
     ...events.filter((e) => !e.handled).map((e) => `${e.kind} for ${e.key}: ${e.how}`),
     ...(rich.createdWith === createdWith && rich.onGraph === rotatedTo
@@ -722,6 +814,7 @@ async function runScenario(
       : [
           `certificate rotation: ${richKey} was created with ${String(rich.createdWith)} and is on ${String(rich.onGraph)}, not ${rotatedTo}`,
         ]),
+    ...(refusal.handled ? [] : [`403 for ${refusal.key}: ${refusal.how}`]),
     ...expectedKinds
       .filter((k) => !events.some((e) => e.kind === k))
       .map((k) => `no ${k} was sent`),
@@ -745,6 +838,7 @@ async function runScenario(
     events,
     resyncMessages: observer.messages,
     health,
+    refusal,
     problems,
     simulated: { from: start.toISOString(), to: end.toISOString() },
     wallMs,
@@ -766,7 +860,7 @@ async function runScenario(
             {
               key: 'calendar-ada',
               tenantId: sandboxTenant,
-              resource: 'users/0f8c3a52-6d2e-4b7a-9c1d-2e5f7a9b3c41/events',
+              resource: exampleResource,
               changeType: 'created,updated,deleted',
               notificationUrl: ownerUrl,
             },
@@ -786,6 +880,48 @@ async function runScenario(
       });
       out('sandbox: stopping');
     },
+  };
+}
+
+/**
+ * Whether the withheld permission was shown and then recovered from, judged from the timeline:
+ * the row went `failed` with Graph's 403 and the app's error named the permission, the operator
+ * granted it, and the subscription was created on Graph afterwards.
+ */
+function checkRefusal(
+  observer: SandboxObserver,
+  permissions: readonly string[],
+): PermissionRefusal {
+  const mine = observer.timeline.filter((e) => e.key === withheldKey);
+  const refused = mine.filter(
+    (e) =>
+      e.kind === 'warning' &&
+      e.text.startsWith('status failed') &&
+      e.text.includes('403') &&
+      permissions.every((p) => e.text.includes(p)),
+  );
+  const granted = mine.find((e) => e.kind === 'granted');
+  const created = mine.find(
+    (e) => e.kind === 'created' && granted !== undefined && e.at >= granted.at,
+  );
+  const at = (iso: string) => observer.offset(new Date(iso));
+  const base = {
+    key: withheldKey,
+    permissions,
+    refusedAt: refused.map((e) => e.at),
+    grantedAt: granted?.at ?? null,
+    createdAt: created?.at ?? null,
+  };
+  if (refused.length === 0) {
+    return { ...base, handled: false, how: `never refused naming ${permissions.join(', ')}` };
+  }
+  if (granted === undefined || created === undefined) {
+    return { ...base, handled: false, how: 'refused, but not created after the grant' };
+  }
+  return {
+    ...base,
+    handled: true,
+    how: `refused (403) at ${refused.map((e) => at(e.at)).join(' and ')}, the error naming ${permissions.join(', ')}; granted at ${at(granted.at)}; created at ${at(created.at)}`,
   };
 }
 
@@ -1002,8 +1138,9 @@ function describe(e: unknown): string {
 const usage = `Usage: npm run sandbox [-- --keep]
 
 Runs the app's real code against Azurite (in memory) and the bundled Graph simulator, with no
-cloud account: puts five subscriptions under management, advances simulated time, has the
-simulator send every lifecycle event and drop one subscription, and prints what the app did.
+cloud account: puts six subscriptions under management, advances simulated time, has the
+simulator send every lifecycle event and drop one subscription, refuses one subscription (403)
+until its permission is granted, and prints what the app did.
 Ends by itself (exit 0 when everything was handled, 1 otherwise).
 
   --keep   keep everything running afterwards and print the settings for the CLI; Ctrl+C ends it.

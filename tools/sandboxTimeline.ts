@@ -45,6 +45,8 @@ export type TimelineKind =
   | 'sweep'
   /** A new encryption certificate version in Key Vault, or a rich subscription's certificate on Graph. */
   | 'certificate'
+  /** The operator granted an application permission (the sandbox's scripted grant). */
+  | 'granted'
   /** A warning or error the app logged, or a Graph call that failed. */
   | 'warning'
   | 'health';

@@ -17,7 +17,8 @@ export const verifyCommand: Command = {
     description:
       "Reads Graph's copy of each managed subscription (or of KEY) and reports drift: a\n" +
       'subscription Graph no longer has, or properties that differ (resource, changeType, URLs,\n' +
-      'expiry, certificate id, clientState: never shown, only said to differ). Read-only: the\n' +
+      'expiry, certificate id, notificationQueryOptions and notificationUrlAppId as applied,\n' +
+      'clientState: never shown, only said to differ). Read-only: the\n' +
       'sweep recreates what Graph lost when it next touches it.',
     positionals: [
       { name: 'KEY', required: false, description: 'Only this subscription; all when omitted.' },

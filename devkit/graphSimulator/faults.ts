@@ -117,3 +117,23 @@ export function defaultFaultMessage(status: number, operation: string): string {
 export function accessDeniedMessage(operation: string): string {
   return `Operation: ${operation}; Exception: [Status Code: Forbidden; Reason: Access denied]`;
 }
+
+/** Graph's name for an operation in ExtensionError messages (docs/graph-rules.md#errors). */
+export function operationName(kind: CallKind): string {
+  switch (kind) {
+    case 'create':
+      return 'Create';
+    case 'get':
+      return 'Get';
+    case 'list':
+      return 'List';
+    case 'update':
+      return 'Update';
+    case 'reauthorize':
+      return 'Reauthorize';
+    case 'delete':
+      return 'Delete';
+    default:
+      return 'Request';
+  }
+}

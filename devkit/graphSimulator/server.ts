@@ -3,7 +3,13 @@ import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
-import { accessDeniedMessage, defaultFaultCode, defaultFaultMessage, FaultBook } from './faults';
+import {
+  accessDeniedMessage,
+  defaultFaultCode,
+  defaultFaultMessage,
+  FaultBook,
+  operationName,
+} from './faults';
 import { ChangeTrackingTokens, type ChangeTrackingTokenOptions } from './changeTrackingTokens';
 import { formatNotificationDateTime } from './graphTime';
 import { SubscriptionApi, type ApiContext, type ApiResult } from './subscriptions';
@@ -101,26 +107,6 @@ function routeRequest(method: string, pathname: string): Route {
   return { area: 'none', kind: 'other' };
 }
 
-/** Graph's name for an operation in ExtensionError messages (docs/graph-rules.md#errors). */
-function operationName(kind: CallKind): string {
-  switch (kind) {
-    case 'create':
-      return 'Create';
-    case 'get':
-      return 'Get';
-    case 'list':
-      return 'List';
-    case 'update':
-      return 'Update';
-    case 'reauthorize':
-      return 'Reauthorize';
-    case 'delete':
-      return 'Delete';
-    default:
-      return 'Request';
-  }
-}
-
 class BodyTooLargeError extends Error {}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -185,6 +171,9 @@ class Simulator implements GraphSimulator {
     this.clientSecret = options.clientSecret ?? randomBytes(30).toString('base64url');
     this.clock = options.now ?? (() => new Date());
     this.tokens = new TokenService(this.clientId, this.clientSecret);
+    for (const [tenantId, roles] of Object.entries(options.appRoles ?? {})) {
+      this.tokens.setGrantedRoles(tenantId, roles);
+    }
     this.faults = new FaultBook(options.random ?? Math.random);
     this.throttle = new Throttle(
       options.throttling === false ? false : { ...graphThrottleLimits, ...options.throttling },
@@ -281,6 +270,14 @@ class Simulator implements GraphSimulator {
 
   changeTrackingToken(options: ChangeTrackingTokenOptions): string {
     return this.changeTracking.issue(options);
+  }
+
+  setAppRoles(tenantId: string, roles: readonly string[] | undefined): void {
+    this.tokens.setGrantedRoles(tenantId, roles);
+  }
+
+  appRoles(tenantId: string): readonly string[] {
+    return this.tokens.grantedRoles(tenantId);
   }
 
   issueToken(tenantId: string, options: IssueTokenOptions = {}): string {
@@ -518,6 +515,7 @@ class Simulator implements GraphSimulator {
         creatorId: auth.claims.oid,
         now: exchange.at,
         version: route.version ?? 'v1.0',
+        roles: auth.claims.roles,
       },
       ignoreExpiry,
     );

@@ -9,6 +9,8 @@ import {
   type ResourceRules,
 } from './lifetimes';
 import { azureDeliveryCheck } from './deliveryTargets';
+import { accessDeniedMessage, operationName } from './faults';
+import { roleRefusal, type CheckedOperation } from './roles';
 import type { SimulatedSubscription } from './types';
 import {
   isLoopbackHost,
@@ -30,6 +32,8 @@ export interface ApiContext {
   readonly creatorId: string;
   readonly now: Date;
   readonly version: string;
+  /** The `roles` claim of the caller's app-only token. */
+  readonly roles: readonly string[];
 }
 
 export interface ApiResult {
@@ -65,6 +69,7 @@ export const graphMessages = {
 } as const;
 
 const tlsVersions = ['v1_0', 'v1_1', 'v1_2', 'v1_3'] as const;
+
 const changeTypes = new Set(['created', 'updated', 'deleted']);
 const webPushProperties = [
   'vapidPublicKey',
@@ -153,6 +158,8 @@ export class SubscriptionApi {
     const parsed = createSchema.safeParse(body);
     if (!parsed.success) return schemaFailure(parsed.error);
     const request = parsed.data;
+    const refused = this.permissionProblem(ctx, request.resource, 'create');
+    if (refused !== undefined) return refused;
     const raw = request as Record<string, unknown>;
     if (webPushProperties.some((p) => raw[p] !== undefined && raw[p] !== null)) {
       // learn.microsoft.com/graph/api/resources/subscription: a standard webhook that sends Web Push properties gets 400 Bad Request.
@@ -244,6 +251,8 @@ export class SubscriptionApi {
       encryptionCertificateId: request.encryptionCertificateId ?? null,
       // learn.microsoft.com/graph/api/resources/subscription: latestSupportedTlsVersion defaults to v1_2.
       latestSupportedTlsVersion: request.latestSupportedTlsVersion ?? 'v1_2',
+      notificationQueryOptions: request.notificationQueryOptions ?? null,
+      notificationUrlAppId: request.notificationUrlAppId ?? null,
       createdAt: ctx.now,
       reauthorizationRequiredAt: null,
       lastReauthorizedAt: null,
@@ -307,6 +316,8 @@ export class SubscriptionApi {
   ): Promise<ApiResult> {
     const current = this.find(ctx, id);
     if (current === undefined) return this.notFound(id);
+    const refused = this.permissionProblem(ctx, current.resource, 'update');
+    if (refused !== undefined) return refused;
     const parsed = updateSchema.safeParse(body);
     if (!parsed.success) return schemaFailure(parsed.error);
     const changes = parsed.data;
@@ -380,6 +391,8 @@ export class SubscriptionApi {
   reauthorize(ctx: ApiContext, id: string): ApiResult {
     const subscription = this.find(ctx, id);
     if (subscription === undefined) return this.notFound(id);
+    const refused = this.permissionProblem(ctx, subscription.resource, 'reauthorize');
+    if (refused !== undefined) return { ...refused, subscriptionId: id };
     if (withinSpacing(subscription.lastUpdatedAt, ctx.now)) {
       this.spacingViolations.push({ id, call: 'reauthorize', at: ctx.now });
     }
@@ -442,6 +455,22 @@ export class SubscriptionApi {
       return undefined;
     }
     return subscription;
+  }
+
+  /**
+   * 403 when the token's roles do not allow `operation` on `resource` (roles.ts), in the shape
+   * Graph gives a subscription call refused for want of permission: `ExtensionError` naming the
+   * operation (https://learn.microsoft.com/en-us/answers/questions/518278/grapherror-operation-create-exception-raised-while).
+   * Graph does not name the missing permission; the app does.
+   */
+  private permissionProblem(
+    ctx: ApiContext,
+    resource: string,
+    operation: CheckedOperation,
+  ): ApiResult | undefined {
+    const refusal = roleRefusal(resource, operation, ctx.roles);
+    if (refusal === undefined) return undefined;
+    return fail(403, 'ExtensionError', accessDeniedMessage(operationName(operation)));
   }
 
   private findDuplicate(
@@ -557,7 +586,7 @@ export class SubscriptionApi {
       // learn.microsoft.com/graph/api/subscription-list: list responses do not return clientState.
       clientState: withClientState ? s.clientState : null,
       notificationUrl: s.notificationUrl,
-      notificationQueryOptions: null,
+      notificationQueryOptions: s.notificationQueryOptions,
       lifecycleNotificationUrl: s.lifecycleNotificationUrl,
       expirationDateTime: formatGraphDateTime(s.expirationDateTime),
       creatorId: s.creatorId,
@@ -566,7 +595,7 @@ export class SubscriptionApi {
       // learn.microsoft.com/graph/api/subscription-list: the list sample shows absent certificate fields as empty strings, not null.
       encryptionCertificate: s.encryptionCertificate ?? (withClientState ? null : ''),
       encryptionCertificateId: s.encryptionCertificateId ?? (withClientState ? null : ''),
-      notificationUrlAppId: null,
+      notificationUrlAppId: s.notificationUrlAppId,
     });
   }
 }
@@ -587,6 +616,8 @@ function publicCopy(s: StoredSubscription): SimulatedSubscription {
     latestSupportedTlsVersion: s.latestSupportedTlsVersion,
     createdAt: new Date(s.createdAt),
     encryptionCertificate: s.encryptionCertificate,
+    notificationQueryOptions: s.notificationQueryOptions,
+    notificationUrlAppId: s.notificationUrlAppId,
     reauthorizationRequiredAt:
       s.reauthorizationRequiredAt === null ? null : new Date(s.reauthorizationRequiredAt),
     lastReauthorizedAt: s.lastReauthorizedAt === null ? null : new Date(s.lastReauthorizedAt),

@@ -8,6 +8,7 @@ import {
 } from 'node:crypto';
 import { z } from 'zod';
 import { registerSecret } from '../testLogSink';
+import { everyApplicationPermission } from './roles';
 
 /**
  * The simulator's Entra ID: a client-credentials token endpoint for one app registration and
@@ -40,6 +41,8 @@ export interface AccessClaims {
   readonly aud: string;
   readonly oid: string;
   readonly exp: number;
+  /** The application permissions (app roles) granted in the token's tenant when it was issued. */
+  readonly roles: readonly string[];
 }
 
 export type TokenCheck =
@@ -59,6 +62,8 @@ const claimsSchema = z.object({
   oid: z.string(),
   exp: z.number(),
   nbf: z.number(),
+  // NOTE: Entra leaves `roles` out of an app-only token when nothing is granted.
+  roles: z.array(z.string()).default([]),
 });
 
 function base64url(value: Buffer | string): string {
@@ -102,6 +107,22 @@ const jwtBearer = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 export class TokenService {
   private readonly signingKey = randomBytes(32);
   private readonly federated: FederatedIdentityCredential[] = [];
+  /** Per tenant (lower case): exactly these roles. A tenant not here has every one. */
+  private readonly grants = new Map<string, readonly string[]>();
+
+  /**
+   * ADDITION. The application permissions granted to the app in `tenantId` (app role
+   * assignments after admin consent); `undefined` goes back to the default, every application
+   * permission. Like Entra, it shows in tokens issued from now on, not in tokens already issued.
+   */
+  setGrantedRoles(tenantId: string, roles: readonly string[] | undefined): void {
+    if (roles === undefined) this.grants.delete(tenantId.toLowerCase());
+    else this.grants.set(tenantId.toLowerCase(), [...new Set(roles)].sort());
+  }
+
+  grantedRoles(tenantId: string): readonly string[] {
+    return this.grants.get(tenantId.toLowerCase()) ?? everyApplicationPermission;
+  }
 
   /** ADDITION. Trust a federated identity credential for this app registration. */
   addFederatedIdentityCredential(credential: FederatedIdentityCredential): void {
@@ -129,6 +150,7 @@ export class TokenService {
 
   issue(tenantId: string, audience: string, lifetimeSeconds = tokenLifetimeSeconds): string {
     const nowSeconds = Math.floor(Date.now() / 1000);
+    const roles = this.grantedRoles(tenantId);
     const header = { typ: 'JWT', alg: 'HS256', kid: 'graph-simulator' };
     const claims = {
       aud: audience,
@@ -142,7 +164,9 @@ export class TokenService {
       idp: `https://sts.windows.net/${tenantId}/`,
       idtyp: 'app',
       oid: this.servicePrincipalId(tenantId),
-      roles: ['Mail.Read', 'Calendars.Read', 'User.Read.All', 'Group.Read.All', 'Chat.Read.All'],
+      // https://learn.microsoft.com/graph/auth-v2-service: an app-only token carries the
+      // application permissions granted in its tenant as `roles`; none, no claim.
+      ...(roles.length === 0 ? {} : { roles: [...roles] }),
       sub: this.servicePrincipalId(tenantId),
       tid: tenantId,
       uti: base64url(randomBytes(16)),

@@ -61,6 +61,14 @@ export interface GraphSimulatorOptions {
    * harnesses that move a simulated clock when a request is held (tools/chaos).
    */
   onFault?: (rule: FaultRule, call: FaultedCall) => void;
+  /**
+   * ADDITION. The application permissions (app roles) granted to the app, per tenant id: a token
+   * for a tenant named here carries exactly its list in `roles`. A tenant not named here has
+   * every application permission of the app's table (`shared/graph/permissions.ts`). Create,
+   * renew (PATCH) and reauthorize are checked against the token's roles
+   * (docs/permissions.md#what-the-simulator-enforces). See also `setAppRoles`.
+   */
+  appRoles?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** ADDITION. The request an injected fault was taken for (see `onFault`). */
@@ -97,6 +105,8 @@ export interface SimulatedSubscription {
   createdAt: Date;
   /** ADDITION. The base64 certificate last set by create or PATCH. */
   encryptionCertificate: string | null;
+  notificationQueryOptions: string | null;
+  notificationUrlAppId: string | null;
   /** ADDITION. Set by a `reauthorizationRequired` event; cleared by reauthorize or PATCH. */
   reauthorizationRequiredAt: Date | null;
   /** ADDITION. Time of the last successful reauthorize call. */
@@ -197,6 +207,14 @@ export interface GraphSimulator {
   /** Every subscription call for that tenant: 403 (docs/graph-rules.md#errors). */
   revokePermission(tenantId: string): void;
   restorePermission(tenantId: string): void;
+  /**
+   * ADDITION. Grants the app exactly `roles` in `tenantId` (undefined: back to every
+   * application permission). Like Entra, tokens issued before keep the roles they carry; the
+   * app sees the change with its next token.
+   */
+  setAppRoles(tenantId: string, roles: readonly string[] | undefined): void;
+  /** ADDITION. The roles a token for `tenantId` would carry now. */
+  appRoles(tenantId: string): readonly string[];
   /**
    * ADDITION. The app registration trusts tokens of this issuer, subject and audience as its
    * client assertion (a managed identity as federated credential, for instance).

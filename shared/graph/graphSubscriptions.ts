@@ -84,4 +84,7 @@ export interface GraphSubscription {
   readonly latestSupportedTlsVersion: string | null;
   readonly applicationId: string | null;
   readonly creatorId: string | null;
+  /** Null when unset; absent only where a copy was not read from Graph's JSON. */
+  readonly notificationQueryOptions?: string | null;
+  readonly notificationUrlAppId?: string | null;
 }

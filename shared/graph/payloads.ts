@@ -44,6 +44,8 @@ export const subscriptionPayloadSchema = z.object({
   latestSupportedTlsVersion: z.string().nullish(),
   applicationId: z.string().nullish(),
   creatorId: z.string().nullish(),
+  notificationQueryOptions: z.string().nullish(),
+  notificationUrlAppId: z.string().nullish(),
 });
 export type SubscriptionPayload = z.output<typeof subscriptionPayloadSchema>;
 
@@ -67,6 +69,8 @@ export function toGraphSubscription(p: SubscriptionPayload): GraphSubscription {
     latestSupportedTlsVersion: p.latestSupportedTlsVersion ?? null,
     applicationId: p.applicationId ?? null,
     creatorId: p.creatorId ?? null,
+    notificationQueryOptions: p.notificationQueryOptions ?? null,
+    notificationUrlAppId: p.notificationUrlAppId ?? null,
   };
 }
 

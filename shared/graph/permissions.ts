@@ -22,7 +22,53 @@ export interface ResourcePermissions {
   readonly delegated: readonly string[];
 }
 
-function app(family: string, ...application: string[]): ResourcePermissions {
+/**
+ * Every application permission the table below names. Typed, so the table cannot name one that
+ * is not listed here; the Graph simulator grants all of them to a tenant it has no grants for.
+ */
+export const applicationPermissionNames = [
+  'AiEnterpriseInteraction.Read.All',
+  'ApprovalSolution.ReadWrite.All',
+  'Calendars.Read',
+  'CallRecords.Read.All',
+  'Channel.ReadBasic.All',
+  'ChannelMember.Read.All',
+  'ChannelMessage.Read.All',
+  'Chat.Read.All',
+  'Chat.Read.WhereInstalled',
+  'Chat.ReadBasic.All',
+  'Chat.ReadBasic.WhereInstalled',
+  'ChatMember.Read.All',
+  'ChatMember.Read.WhereInstalled',
+  'Contacts.Read',
+  'Directory.Read.All',
+  'Files.Read.All',
+  'Files.ReadWrite.All',
+  'Group.Read.All',
+  'HealthMonitoringAlert.Read.All',
+  'Mail.Read',
+  'OnlineMeetingRecording.Read.All',
+  'OnlineMeetingTranscript.Read.All',
+  'OnlineMeetings.Read.All',
+  'PrintTaskDefinition.ReadWrite.All',
+  'Printer.Read.All',
+  'Schedule.Read.All',
+  'SecurityAlert.Read.All',
+  'SecurityEvents.ReadWrite.All',
+  'Sites.Read.All',
+  'Sites.ReadWrite.All',
+  'Tasks.Read.All',
+  'Team.ReadBasic.All',
+  'TeamMember.Read.All',
+  'TeamsAppInstallation.ReadForChat.All',
+  'TeamsAppInstallation.ReadForTeam.All',
+  'TeamsAppInstallation.ReadForUser.All',
+  'User.Read.All',
+  'VirtualEvent.Read.All',
+] as const;
+export type ApplicationPermission = (typeof applicationPermissionNames)[number];
+
+function app(family: string, ...application: ApplicationPermission[]): ResourcePermissions {
   return { family, application, delegated: [] };
 }
 
@@ -137,7 +183,7 @@ export function permissionsFor(
       // NOTE: the create table has Tasks.Read.All for applications; the update and reauthorize
       // tables have no application permission, so an app-only todoTask subscription lapses.
       return operation === 'create'
-        ? { family, application: ['Tasks.Read.All'], delegated: ['Tasks.ReadWrite'] }
+        ? { ...app(family, 'Tasks.Read.All'), delegated: ['Tasks.ReadWrite'] }
         : delegatedOnly(family, 'Tasks.ReadWrite');
     case 'baseTask':
       return delegatedOnly(family, 'Tasks.ReadWrite');

@@ -1,7 +1,12 @@
 import { isGraphError } from '../graph/graphError';
 import type { GraphSubscription } from '../graph/graphSubscriptions';
 import type { StoredSubscription } from '../subscriptions/model';
-import { differencesFromGraph, type DriftDifference } from '../subscriptions/compare';
+import {
+  appliedOptionDifferences,
+  differencesFromGraph,
+  type DriftDifference,
+} from '../subscriptions/compare';
+import { appliedDefinitionOf } from '../subscriptions/wantedState';
 import type { OperationsDeps } from './subscriptionOperations';
 
 /**
@@ -55,7 +60,10 @@ export async function verifySubscription(
       error: { status: e.status === 0 ? null : e.status, code: e.code },
     };
   }
-  const differences = differencesFromGraph(sub, onGraph);
+  const differences = [
+    ...differencesFromGraph(sub, onGraph),
+    ...appliedOptionDifferences(appliedDefinitionOf(sub)?.definition ?? sub.definition, onGraph),
+  ];
   return {
     ...base,
     state: differences.length === 0 ? 'inSync' : 'drifted',

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { withoutDeploymentMarker } from '../drift/deploymentMarker';
 import type { GraphSubscription } from '../graph/graphSubscriptions';
-import { withoutQuery, type ManagedSubscription } from './model';
+import { withoutQuery, type ManagedSubscription, type SubscriptionDefinition } from './model';
 
 /**
  * Comparisons of subscription properties that more than one flow needs: the lifecycle endpoint,
@@ -89,6 +89,28 @@ export function differencesFromGraph(
   // NOTE: compared in constant time and never shown; Graph omits it from list answers.
   if (emptyAsNull(g.clientState) !== null && !sameSecret(g.clientState, sub.clientState)) {
     add('clientState', '(hidden)', '(hidden, different)');
+  }
+  return out;
+}
+
+/**
+ * The definition fields Graph cannot PATCH and the app applies by recreating
+ * (`notificationQueryOptions`, `notificationUrlAppId`), as applied against Graph's copy: a wanted
+ * change not yet applied is the planner's to report, not drift. Unset on both sides is equal;
+ * app ids are GUIDs, compared without case.
+ */
+export function appliedOptionDifferences(
+  applied: SubscriptionDefinition,
+  g: GraphSubscription,
+): DriftDifference[] {
+  const out: DriftDifference[] = [];
+  const ours = emptyAsNull(applied.notificationQueryOptions);
+  const graph = emptyAsNull(g.notificationQueryOptions);
+  if (ours !== graph) out.push({ field: 'notificationQueryOptions', ours, graph });
+  const ourApp = emptyAsNull(applied.notificationUrlAppId);
+  const graphApp = emptyAsNull(g.notificationUrlAppId);
+  if (ourApp?.toLowerCase() !== graphApp?.toLowerCase()) {
+    out.push({ field: 'notificationUrlAppId', ours: ourApp, graph: graphApp });
   }
   return out;
 }

@@ -211,6 +211,8 @@ export interface SubscriptionView {
   readonly encryptionCertificateId: string | null;
   readonly latestSupportedTlsVersion: TlsVersion | null;
   readonly lifetimeMinutes: number | null;
+  readonly notificationQueryOptions: string | null;
+  readonly notificationUrlAppId: string | null;
   readonly graphSubscriptionId: string | null;
   readonly expirationDateTime: string | null;
   readonly status: SubscriptionStatus;
@@ -245,6 +247,8 @@ export function toView(s: ManagedSubscription): SubscriptionView {
     encryptionCertificateId: d.encryptionCertificateId ?? null,
     latestSupportedTlsVersion: d.latestSupportedTlsVersion ?? null,
     lifetimeMinutes: d.lifetimeMinutes ?? null,
+    notificationQueryOptions: d.notificationQueryOptions ?? null,
+    notificationUrlAppId: d.notificationUrlAppId ?? null,
     graphSubscriptionId: s.graphSubscriptionId ?? null,
     expirationDateTime: s.expiresAt?.toISOString() ?? null,
     status: s.status,

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../shared/clock';
 import { loadConfig, type Config } from '../../shared/config';
 import { createGraphSubscriptions } from '../../shared/graph/createGraphSubscriptions';
-import { GraphError, isGraphError } from '../../shared/graph/graphError';
 import type {
   CreateSubscriptionRequest,
   GraphSubscription,
@@ -18,6 +17,7 @@ import {
   type CallKind,
   type GraphSimulator,
 } from '../../devkit/graphSimulator';
+import { graphErrorOf } from '../support/graphErrors';
 
 /**
  * The Graph client against the Graph simulator over real HTTPS, with real token acquisition
@@ -78,16 +78,6 @@ function mailRequest(
 
 function callsOf(kind: CallKind) {
   return sim.calls().filter((c) => c.kind === kind);
-}
-
-async function graphErrorOf(promise: Promise<unknown>): Promise<GraphError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (isGraphError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a GraphError');
 }
 
 async function all(iterable: AsyncIterable<GraphSubscription>): Promise<GraphSubscription[]> {

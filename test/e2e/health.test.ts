@@ -32,7 +32,11 @@ import { aDefinition } from '../support/subscriptionMother';
  */
 
 const minute = 60_000;
-const presence = () => `communications/presences/${randomUUID()}`;
+/** A 60-minute subscription an app-only keeper can keep (presence has no application permission). */
+const channel = () => ({
+  resource: `teams/${randomUUID()}/channels/19:${randomUUID().replace(/-/g, '')}@thread.tacv2/messages`,
+  lifetimeMinutes: 60,
+});
 const mail = () => `users/${randomUUID()}/messages`;
 
 let h: Harness;
@@ -94,7 +98,7 @@ describe('GET /api/health', () => {
 
   test('when every subscription is alive after a clean sweep, then 200 with counts, the soonest expiry and the sweep', async () => {
     await h.manage({ key: 'mail', resource: mail() });
-    await h.manage({ key: 'presence', resource: presence() });
+    await h.manage({ key: 'channel', ...channel() });
     const summary = await sweep();
 
     const { status, view } = await health();
@@ -110,8 +114,8 @@ describe('GET /api/health', () => {
       resyncsPending: 0,
       soonestExpiry: {
         tenantId: h.tenantId,
-        key: 'presence',
-        expirationDateTime: (await h.read('presence')).expiresAt?.toISOString(),
+        key: 'channel',
+        expirationDateTime: (await h.read('channel')).expiresAt?.toISOString(),
       },
     });
     expect(view.lastSweep).toEqual(summary);
@@ -219,16 +223,16 @@ describe('GET /api/health', () => {
   });
 
   test('when a subscription outlived its expiry without a sweep, then it is lapsed', async () => {
-    await h.manage({ key: 'presence', resource: presence() });
+    await h.manage({ key: 'channel', ...channel() });
     await sweep();
-    const { expiresAt } = await h.read('presence');
+    const { expiresAt } = await h.read('channel');
     h.clock.advanceTo(new Date((expiresAt?.getTime() ?? 0) + minute));
 
     const { status, view } = await health();
 
     expect(status).toBe(503);
     expect(view.problems).toEqual([
-      expect.objectContaining({ key: 'presence', status: 'active', problem: 'lapsed' }),
+      expect.objectContaining({ key: 'channel', status: 'active', problem: 'lapsed' }),
     ]);
     expect(view.reasons).toHaveLength(2);
   });

@@ -19,7 +19,11 @@ import { invokeHttp } from '../support/httpInvocation';
 
 const minute = 60_000;
 const mail = () => `users/${randomUUID()}/messages`;
-const presence = () => `communications/presences/${randomUUID()}`;
+/** A 60-minute subscription an app-only keeper can keep (presence has no application permission). */
+const channel = () => ({
+  resource: `teams/${randomUUID()}/channels/19:${randomUUID().replace(/-/g, '')}@thread.tacv2/messages`,
+  lifetimeMinutes: 60,
+});
 
 let h: Harness;
 let deps: AppDependencies;
@@ -79,7 +83,7 @@ describe('GET /api/health/summary', () => {
 
   test('when the sweep kept its record, then 200 from one point read, with counts and no tenant or key', async () => {
     await h.manage({ key: 'mail', resource: mail() });
-    await h.manage({ key: 'presence', resource: presence() });
+    await h.manage({ key: 'channel', ...channel() });
     await sweep();
     requests.length = 0;
 
@@ -96,14 +100,14 @@ describe('GET /api/health/summary', () => {
         statuses: { active: 2, pending: 0, failed: 0 },
         lapsed: 0,
         problemCount: 0,
-        soonestExpiry: (await h.read('presence')).expiresAt?.toISOString(),
+        soonestExpiry: (await h.read('channel')).expiresAt?.toISOString(),
       },
       lastSweep: { failureCount: 0, unexpectedErrors: 0 },
     });
-    // Presence lives an hour: it expires within 1 hour.
+    // The channel subscription lives an hour: it expires within 1 hour.
     expect(view.fleet?.expiringWithinHours[0]).toEqual({ hours: 1, count: 1 });
     expect(text).not.toContain(h.tenantId);
-    expect(text).not.toContain('presence"');
+    expect(text).not.toContain('channel"');
   });
 
   test('when the last sweep is older than two periods, then 503 says how long ago', async () => {

@@ -41,7 +41,7 @@ describe('the sandbox', () => {
     expect(result.events.every((e) => e.handled)).toBe(true);
   });
 
-  test('when it runs, then five resources are created on Graph and the short-lived ones renewed', () => {
+  test('when it runs, then six resources are created on Graph and the short-lived ones renewed', () => {
     expect(
       entries('created')
         .map((e) => e.key)
@@ -50,6 +50,7 @@ describe('the sandbox', () => {
       'channel-ops',
       'chat-launch-team',
       'drive-team-docs',
+      'groups-directory',
       'mail-ada',
       'users-directory',
     ]);
@@ -141,11 +142,11 @@ describe('the sandbox', () => {
   test('when it ends, then health is good with every subscription active and a clean last sweep', () => {
     expect(result.health).toMatchObject({
       healthy: true,
-      total: 5,
+      total: 6,
       problemCount: 0,
       resyncsPending: 3,
     });
-    expect(result.health.counts.active).toBe(5);
+    expect(result.health.counts.active).toBe(6);
     expect(result.health.lastSweep).toMatchObject({ failureCount: 0, unexpectedErrors: 0 });
     expect(entries('health')).toHaveLength(1);
   });
@@ -158,5 +159,27 @@ describe('the sandbox', () => {
       /every lifecycle event and the removal were handled/,
     );
     expect(printed.filter((l) => l.includes('NOT HANDLED'))).toEqual([]);
+  });
+
+  test('when a permission is not granted, then Graph refuses with 403, the app names the permission, and the subscription is created once it is granted', () => {
+    expect(result.refusal).toMatchObject({
+      key: 'groups-directory',
+      permissions: ['Group.Read.All'],
+      handled: true,
+    });
+    const refusedCreates = result.timeline.filter(
+      (e) => e.kind === 'warning' && e.text === 'Graph answered 403 to POST create',
+    );
+    expect(refusedCreates.length).toBe(result.refusal.refusedAt.length);
+    const [failed] = entries('warning', 'groups-directory').filter((e) =>
+      e.text.startsWith('status failed'),
+    );
+    expect(failed!.text).toContain('ExtensionError');
+    expect(failed!.text).toContain('(needs: Group.Read.All)');
+    const [granted] = entries('granted', 'groups-directory');
+    const [created] = entries('created', 'groups-directory');
+    expect(Date.parse(created!.at)).toBeGreaterThan(Date.parse(granted!.at));
+    expect(Date.parse(granted!.at)).toBeGreaterThan(Date.parse(failed!.at));
+    expect(printed).toContain('The permission not granted at first:');
   });
 });

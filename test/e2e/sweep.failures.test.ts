@@ -11,7 +11,11 @@ import { startHarness, type Harness } from '../../devkit/appHarness';
 
 const minute = 60_000;
 const sweepPeriodMs = 5 * minute;
-const presence = 'communications/presences/';
+/** 60-minute channel-message subscriptions: short-lived, and kept alive with an app-only token. */
+const channel = (key: string) => ({
+  resource: `teams/${randomUUID()}/channels/19:${key}@thread.tacv2/messages`,
+  lifetimeMinutes: 60,
+});
 
 /**
  * A small seeded PRNG (mulberry32) for the simulator's probabilistic faults: the same draws each
@@ -49,8 +53,11 @@ function updatesOf(id: string) {
 }
 
 /** Manages, creates and returns the row, advanced to when its renewal is due. */
-async function dueForRenewal(key: string, resource?: string): Promise<StoredSubscription> {
-  await h.manage(resource === undefined ? { key } : { key, resource });
+async function dueForRenewal(
+  key: string,
+  definition: { resource?: string; lifetimeMinutes?: number } = {},
+): Promise<StoredSubscription> {
+  await h.manage({ key, ...definition });
   await sweep();
   const row = await h.read(key);
   expect(row.status).toBe('active');
@@ -108,7 +115,7 @@ describe('sweep: 429 Retry-After', () => {
 describe('sweep: 503 storm', () => {
   test('when renewals meet a storm of 503s over sweeps every 5 minutes, then they are retried while failing and no subscription expires', async () => {
     const keys = ['storm-a', 'storm-b', 'storm-c'];
-    for (const key of keys) await h.manage({ key, resource: `${presence}${key}` });
+    for (const key of keys) await h.manage({ key, ...channel(key) });
     await sweep();
     const created = await Promise.all(keys.map((k) => h.read(k)));
     const ids = created.map((r) => r.graphSubscriptionId!);
@@ -152,7 +159,7 @@ describe('sweep: 503 storm', () => {
   });
 
   test('when a renewal fails with 503, then the row is failing with the error and retried with backoff before expiry', async () => {
-    const before = await dueForRenewal('flaky', `${presence}flaky`);
+    const before = await dueForRenewal('flaky', channel('flaky'));
     h.sim.injectFault({ match: { kind: 'update' }, status: 503, times: 5 });
 
     await sweep();

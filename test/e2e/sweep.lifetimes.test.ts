@@ -3,6 +3,7 @@ import {
   resourceFamilyOf,
   type ResourceFamilyName,
 } from '../../shared/graph/lifetimes';
+import { appOnlySupportFor, permissionsFor } from '../../shared/graph/permissions';
 import { runSweep } from '../../shared/renewal/sweep';
 import { startHarness, type Harness } from '../../devkit/appHarness';
 
@@ -10,6 +11,8 @@ import { startHarness, type Harness } from '../../devkit/appHarness';
  * The sweep keeps a subscription of every resource family alive: created once, then renewed at
  * each `nextActionAt` on simulated time, each new expiry within the family's maximum
  * (docs/graph-rules.md#lifetimes) and accepted by the Graph simulator, whose lifetime table is written apart from ours.
+ * Families an app-only token cannot keep (docs/permissions.md) are refused by the simulator as
+ * by Graph: the sweep records the refusal with the delegated permission they would need.
  */
 
 const minute = 60_000;
@@ -131,7 +134,7 @@ describe('sweep: every resource family stays alive', () => {
     expect(labels).toHaveLength(Object.keys(resourceFamilies).length + 3);
   });
 
-  test.each(familyCases())(
+  test.each(familyCases().filter((c) => appOnlySupportFor(c.resource).supported))(
     'when the $label subscription is swept at each nextActionAt, then it is created and renewed three times within $maxMinutes minutes',
     async ({ family, resource, changeType, includeResourceData, maxMinutes }) => {
       expect(resourceFamilyOf(resource).family).toBe(family);
@@ -182,4 +185,54 @@ describe('sweep: every resource family stays alive', () => {
       }
     },
   );
+});
+
+describe('sweep: families an app-only keeper cannot keep alive', () => {
+  const delegatedOnly = familyCases().filter(
+    (c) => !appOnlySupportFor(c.resource).supported && c.family !== 'todoTask',
+  );
+
+  test('when the table is read, then presence, group conversations and baseTask are delegated only', () => {
+    expect(delegatedOnly.map((c) => c.family).sort()).toEqual([
+      'baseTask',
+      'groupConversation',
+      'presence',
+    ]);
+  });
+
+  test.each(delegatedOnly)(
+    'when the $label subscription is created with an app-only token, then Graph refuses it and the row is failed naming the delegated permission',
+    async ({ resource, changeType }) => {
+      await h.manage({ key: 'refused', resource, changeType });
+
+      await sweep();
+
+      expect(h.sim.calls().filter((c) => c.kind === 'create')).toEqual([
+        expect.objectContaining({ status: 403 }),
+      ]);
+      const row = await h.read('refused');
+      expect(row.status).toBe('failed');
+      expect(row.lastError).toMatchObject({ status: 403, code: 'ExtensionError' });
+      expect(row.lastError?.requiredPermissions).toEqual(
+        permissionsFor(resource).delegated.map((p) => `${p} (delegated only)`),
+      );
+      expect(h.sim.subscriptions(h.tenantId)).toEqual([]);
+    },
+  );
+
+  test('when a todoTask subscription is created app-only, then create succeeds and its first renewal is refused', async () => {
+    await h.manage({ key: 'tasks', resource: samples.todoTask.resource });
+    await sweep();
+    const created = await h.read('tasks');
+    expect(created.status).toBe('active');
+    h.clock.advanceTo(created.nextActionAt);
+
+    await sweep();
+
+    const updates = h.sim.calls().filter((c) => c.kind === 'update');
+    expect(updates).toEqual([expect.objectContaining({ status: 403 })]);
+    const row = await h.read('tasks');
+    expect(row.status).toBe('failed');
+    expect(row.lastError?.requiredPermissions).toEqual(['Tasks.ReadWrite (delegated only)']);
+  });
 });

@@ -26,8 +26,11 @@ afterEach(async () => {
 
 const sweep = () => runSweep(h.deps, h.deps.sweepOptions);
 
-async function created(key: string, resource?: string): Promise<StoredSubscription> {
-  await h.manage(resource === undefined ? { key } : { key, resource });
+async function created(
+  key: string,
+  definition: { resource?: string; lifetimeMinutes?: number } = {},
+): Promise<StoredSubscription> {
+  await h.manage({ key, ...definition });
   await sweep();
   const row = await h.read(key);
   expect(row.status).toBe('active');
@@ -130,8 +133,11 @@ describe('sweep: reauthorizationRequired', () => {
   });
 
   test('when a renewal comes due within 10 minutes of a reauthorize, then the PATCH waits until the window has passed and still comes before expiry', async () => {
-    // NOTE: presence (60 minutes) makes the renewal come due soon after a reauthorize.
-    const before = await created('before-patch', 'communications/presences/user-1');
+    // NOTE: a 60-minute channel subscription makes the renewal come due soon after a reauthorize.
+    const before = await created('before-patch', {
+      resource: 'teams/team-1/channels/19:ops@thread.tacv2/messages',
+      lifetimeMinutes: 60,
+    });
     const id = before.graphSubscriptionId!;
     h.clock.advanceTo(new Date(before.nextActionAt.getTime() - 5 * minute));
     await recordReauthorizationRequired('before-patch');

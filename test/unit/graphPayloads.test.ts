@@ -61,6 +61,8 @@ describe('subscriptionPayloadSchema', () => {
       latestSupportedTlsVersion: 'v1_2',
       applicationId: '24d3b144-21ae-4080-943f-7067b395b913',
       creatorId: '8ee44408-0679-472c-bc2a-692812af3437',
+      notificationQueryOptions: null,
+      notificationUrlAppId: null,
     });
   });
 

@@ -7,7 +7,8 @@ import {
   type SendRequest,
 } from '@azure/core-rest-pipeline';
 import type { Clock } from '../../shared/clock';
-import { GraphError, isGraphError } from '../../shared/graph/graphError';
+import { GraphError } from '../../shared/graph/graphError';
+import { graphErrorOf } from '../support/graphErrors';
 import {
   decideRetry,
   defaultRetrySettings,
@@ -220,15 +221,7 @@ function request(options: { timeout?: number; abortSignal?: AbortSignal } = {}):
   });
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<GraphError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (isGraphError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a GraphError');
-}
+const failureOf = graphErrorOf;
 
 const reset = () => new RestError('socket hang up', { code: 'ECONNRESET' });
 
