@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../shared/config';
 import { createGraphSubscriptions } from '../shared/graph/createGraphSubscriptions';
 import type { Logger, LogProperties } from '../shared/logger';
 import type { SubscriptionStore } from '../shared/store/subscriptionStore';
+import { InMemoryDriftRecords, InMemorySweepRecords } from './inMemoryRecords';
 import { InMemorySubscriptionStore } from './inMemorySubscriptionStore';
 import {
   TableSubscriptionStore,
@@ -130,7 +131,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
   };
   const instance = (): AppDependencies => ({
-    ...coreDependencies({ config, clock, store, graph }),
+    ...coreDependencies({
+      config,
+      clock,
+      store,
+      graph,
+      sweepRecords: new InMemorySweepRecords(),
+      driftRecords: new InMemoryDriftRecords(),
+    }),
     log,
   });
   const deps = instance();

@@ -337,12 +337,11 @@ async function reconcileDrift(
     if (patch) {
       await deps.pacer.acquire('write', tenantId, options.signal);
       const now = deps.clock.now();
-      current = await deps.store.claim(
-        row,
-        deps.instanceId,
+      current = await deps.store.claim(row, {
+        owner: deps.instanceId,
         now,
-        new Date(now.getTime() + deps.claimTtlMs),
-      );
+        until: new Date(now.getTime() + deps.claimTtlMs),
+      });
       try {
         const patched = await deps.graph.update(
           tenantId,

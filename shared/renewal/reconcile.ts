@@ -153,12 +153,11 @@ async function reconcileOnce(
   const claimedAt = clock.now();
   let claimed: StoredSubscription;
   try {
-    claimed = await store.claim(
-      read,
-      newClaimOwner(deps.instanceId),
-      claimedAt,
-      new Date(claimedAt.getTime() + deps.claimTtlMs),
-    );
+    claimed = await store.claim(read, {
+      owner: newClaimOwner(deps.instanceId),
+      now: claimedAt,
+      until: new Date(claimedAt.getTime() + deps.claimTtlMs),
+    });
   } catch (e) {
     if (isClaimHeldError(e) || isStoreNotFoundError(e)) {
       return { report: skipped(read, decision.kind, startedAt, clock.now()) };

@@ -48,12 +48,7 @@ export interface SubscriptionStore {
    * call. `StoreError` `claimHeld` if any claim is held at `now` (`claimHeldUntil`); an expired claim is
    * taken over. `StoreError` `conflict` if the row changed since it was read.
    */
-  claim(
-    current: StoredSubscription,
-    owner: string,
-    now: Date,
-    until: Date,
-  ): Promise<StoredSubscription>;
+  claim(current: StoredSubscription, request: ClaimRequest): Promise<StoredSubscription>;
 
   /** Removes the subscription and its indexes if its ETag is still `etag`. */
   delete(current: StoredSubscription, etag?: string): Promise<void>;
@@ -169,6 +164,13 @@ export const isStoreNotFoundError = (e: unknown): e is StoreError => isStoreErro
 export const isClaimHeldError = (e: unknown): e is StoreError => isStoreError(e, 'claimHeld');
 export const isKeyInUseError = (e: unknown): e is StoreError => isStoreError(e, 'keyInUse');
 
+/** A claim: `owner` (unique per operation, `newClaimOwner`) holds the row from `now` to `until`. */
+export interface ClaimRequest {
+  readonly owner: string;
+  readonly now: Date;
+  readonly until: Date;
+}
+
 /**
  * The claim rule both stores apply before their conditional write: the state `current` becomes
  * when `owner` takes it until `until` (so `until - now` is the claim TTL). `StoreError` `claimHeld` if a
@@ -178,9 +180,7 @@ export const isKeyInUseError = (e: unknown): e is StoreError => isStoreError(e, 
  */
 export function claimedState(
   current: StoredSubscription,
-  owner: string,
-  now: Date,
-  until: Date,
+  { owner, now, until }: ClaimRequest,
 ): ManagedSubscription {
   const { tenantId, key } = current.definition;
   if (!(until > now))

@@ -4,6 +4,7 @@ import { lifecycleHandler } from '../../functions/lifecycleNotifications';
 import type { AppDependencies } from '../../shared/composition';
 import { runSweep } from '../../shared/renewal/sweep';
 import type {
+  ClaimRequest,
   ListDueOptions,
   ListOptions,
   SubscriptionPage,
@@ -140,8 +141,8 @@ class StoreWrapper implements SubscriptionStore {
   update(next: ManagedSubscription, etag: string) {
     return this.override.update?.(next, etag) ?? this.inner.update(next, etag);
   }
-  claim(current: StoredSubscription, owner: string, now: Date, until: Date) {
-    return this.inner.claim(current, owner, now, until);
+  claim(current: StoredSubscription, request: ClaimRequest) {
+    return this.inner.claim(current, request);
   }
   delete(current: StoredSubscription, etag?: string) {
     return this.inner.delete(current, etag);

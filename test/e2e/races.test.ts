@@ -113,6 +113,7 @@ describe.each(workerModes)('races, %s', (mode) => {
     const key = `alt-${randomUUID().slice(0, 8)}`;
     const resource = `users/${randomUUID()}/messages`;
     await put(deps(), key, mail(resource, { changeType: 'created' }));
+    h.sim.resetCalls();
 
     const answers = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
@@ -128,6 +129,15 @@ describe.each(workerModes)('races, %s', (mode) => {
     expect(answers.filter((a) => a.status >= 500)).toEqual([]);
     const row = await expectOneLive(key, resource);
     expect(row.applied?.definition.changeType).toBe(row.definition.changeType);
+    // Each applied change is one delete and one create (Graph cannot PATCH a changeType): the
+    // first subscription and every create but the live one were deleted, each Graph id once,
+    // and no write met a 404 or a 409.
+    const creates = writes('create').filter((c) => c.status === 201);
+    const deletes = writes('delete').filter((c) => c.status < 300);
+    expect(creates.length).toBe(deletes.length);
+    expect(new Set(deletes.map((c) => c.subscriptionId)).size).toBe(deletes.length);
+    expect(h.sim.calls().filter((c) => c.status === 404 || c.status === 409)).toEqual([]);
+    expect(writes('update')).toEqual([]);
   });
 
   test('when 50 identical PUTs of a new key arrive at once, then Graph gets exactly one create', async () => {
@@ -150,6 +160,7 @@ describe.each(workerModes)('races, %s', (mode) => {
     const key = `tenants-${randomUUID().slice(0, 8)}`;
     const resource = `users/${randomUUID()}/messages`;
     const tenants = Array.from({ length: 50 }, () => randomUUID());
+    h.sim.resetCalls();
 
     const answers = await Promise.all(
       tenants.map((tenantId) => put(deps(), key, mail(resource, { tenantId }))),
@@ -160,6 +171,10 @@ describe.each(workerModes)('races, %s', (mode) => {
     expect(refused).toHaveLength(49);
     expect(refused.every((a) => JSON.stringify(a.body).includes('KeyInUse'))).toBe(true);
     await expectOneLive(key, resource);
+    expect(writes('create').map((c) => c.status)).toEqual([201]);
+    expect((await h.store.findByKey(key))?.definition.tenantId).toBe(
+      tenants[answers.findIndex((a) => a.status === 201)],
+    );
   });
 
   test('when a sweep renewal races a reauthorizationRequired event, then Graph gets one write', async () => {
@@ -218,6 +233,9 @@ describe.each(workerModes)('races, %s', (mode) => {
     expect(
       writes('delete', created.graphSubscriptionId).filter((c) => c.status < 300),
     ).toHaveLength(1);
+    // The due renewal is one write at most, and nothing is created again after the delete.
+    expect(writes('update', created.graphSubscriptionId).length).toBeLessThanOrEqual(1);
+    expect(writes('create')).toEqual([]);
     await expectNoOrphanOnGraph();
   });
 });

@@ -12,8 +12,9 @@ import type {
   UpdateSubscriptionRequest,
 } from '../../shared/graph/graphSubscriptions';
 import type { Logger, LogProperties } from '../../shared/logger';
+import { InMemoryDriftRecords, InMemorySweepRecords } from '../../devkit/inMemoryRecords';
 import type { ResyncMessage, ResyncPublisher } from '../../shared/resync/resyncPublisher';
-import type { StoreFaults } from '../../shared/store/tableSubscriptionStore';
+import type { StoreFaults } from '../../devkit/storeFaults';
 import type { SubscriptionStore } from '../../shared/store/subscriptionStore';
 import type { CallClock, SimulatedClock } from './simulatedClock';
 
@@ -87,6 +88,8 @@ export class AppInstance {
       store: parts.store,
       graph: new InstanceGraph(parts.graph, this, parts.graphClock),
       resync: new InstanceQueue(parts.queue, this),
+      sweepRecords: new InMemorySweepRecords(),
+      driftRecords: new InMemoryDriftRecords(),
       instanceId,
     });
     // NOTE: a what-if for a proposed core change, never the app's own setting (see ChaosOptions).

@@ -2,7 +2,7 @@ import { createDefaultHttpClient } from '@azure/core-rest-pipeline';
 import { loadConfig, type Config } from '../../shared/config';
 import { createGraphSubscriptions } from '../../shared/graph/createGraphSubscriptions';
 import { runSweep, type SweepSummary } from '../../shared/renewal/sweep';
-import { InMemoryResyncPublisher } from '../../shared/resync/resyncPublisher';
+import { InMemoryResyncPublisher } from '../../devkit/inMemoryRecords';
 import { InMemorySubscriptionStore } from '../../devkit/inMemorySubscriptionStore';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
 import { newManagedSubscription } from '../../shared/subscriptions/newSubscription';
