@@ -367,8 +367,7 @@ function appliedOnGraph(
   if (fields.includes('encryptionCertificateId')) {
     // NOTE: a list does not return the certificate itself; a different id means neither is ours.
     const id = onGraph.encryptionCertificateId;
-    definition.encryptionCertificateId =
-      id === undefined || id === null || id === '' ? undefined : id;
+    definition.encryptionCertificateId = typeof id === 'string' && id !== '' ? id : undefined;
     definition.encryptionCertificate = undefined;
   }
   return { ...applied, definition };
