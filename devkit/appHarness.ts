@@ -6,6 +6,7 @@ import type { Logger, LogProperties } from '../shared/logger';
 import type { SubscriptionStore } from '../shared/store/subscriptionStore';
 import { InMemoryDriftRecords, InMemorySweepRecords } from './inMemoryRecords';
 import { InMemorySubscriptionStore } from './inMemorySubscriptionStore';
+import { QueueLifecycleIntake } from '../shared/lifecycle/intakeQueue';
 import {
   TableSubscriptionStore,
   type TableSubscriptionStoreOptions,
@@ -99,6 +100,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const config = loadConfig({
     STORAGE_CONNECTION: azuriteConnectionString(),
     SUBSCRIPTIONS_TABLE: uniqueTableName(),
+    LIFECYCLE_QUEUE: `li-${uniqueTableName().toLowerCase()}`,
     ...simulatorAppSettings(sim),
     LIFECYCLE_NOTIFICATION_URL: 'https://keeper.example.com/api/lifecycle?code=function-key',
     ...options.env,
@@ -130,12 +132,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       push({ level: 'error', message, properties });
     },
   };
+  const intake = QueueLifecycleIntake.fromConfig(config.storage);
   const instance = (): AppDependencies => ({
     ...coreDependencies({
       config,
       clock,
       store,
       graph,
+      intake,
       sweepRecords: new InMemorySweepRecords(),
       driftRecords: new InMemoryDriftRecords(),
     }),

@@ -47,6 +47,7 @@ param alertEmail string = ''
 param sweepSchedule string = '0 */5 * * * *'
 param subscriptionsTable string = 'subscriptions'
 param resyncQueue string = 'subscription-resync'
+param lifecycleQueue string = 'lifecycle-intake'
 
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -181,6 +182,7 @@ module api 'app/api.bicep' = {
     sweepSchedule: sweepSchedule
     subscriptionsTable: subscriptionsTable
     resyncQueue: resyncQueue
+    lifecycleQueue: lifecycleQueue
   }
 }
 

@@ -18,6 +18,7 @@ import { WritePacer, type PaceLimits } from './renewal/writePacer';
 import type { SubscriptionStore } from './store/subscriptionStore';
 import { TableSubscriptionStore } from './store/tableSubscriptionStore';
 import { QueueResyncPublisher } from './resync/queueResyncPublisher';
+import { QueueLifecycleIntake, type LifecycleIntakeQueue } from './lifecycle/intakeQueue';
 import type { ResyncPublisher } from './resync/resyncPublisher';
 import { TableSweepRecords, type SweepRecords } from './store/sweepRecords';
 
@@ -52,6 +53,8 @@ export interface CoreParts {
   readonly paceWindowMs?: number;
   readonly instanceId?: string;
   readonly inlineBudgetMs?: number;
+  /** The lifecycle intake queue. Default: none (the lifecycle endpoint answers 503). */
+  readonly intake?: LifecycleIntakeQueue;
   /** Default: in the state account (STORAGE_CONNECTION), beside the subscriptions. */
   readonly driftRecords?: DriftRecords;
 }
@@ -103,6 +106,7 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
     // NOTE: a claim must outlive the Graph call it guards, retries and waits included.
     claimTtlMs: config.graphTimeoutMs + 30_000,
     inlineBudgetMs: parts.inlineBudgetMs ?? config.lifecycle.inlineBudgetMs,
+    intake: parts.intake,
     checkDefinition: (sub) => {
       const problems = checkDefinition(
         { ...sub.definition, clientState: sub.clientState },
@@ -154,6 +158,7 @@ export function productionDependencies(
     clock,
     store: TableSubscriptionStore.fromConfig(config.storage),
     resync: QueueResyncPublisher.fromConfig(config.storage),
+    intake: QueueLifecycleIntake.fromConfig(config.storage),
     graph: createGraphSubscriptions(config, {
       clock,
       retry: { timeoutMs: config.graphTimeoutMs },

@@ -191,7 +191,7 @@ export const settingsCatalog: readonly SettingDoc[] = [
     name: 'LIFECYCLE_INLINE_BUDGET_MS',
     default: '2000',
     description:
-      'How long the lifecycle endpoint acts on recorded events before it answers 202; the sweep finishes the rest. Graph wants an answer within 3 seconds.',
+      'How long the lifecycle endpoint waits for its intake queue write before it answers 503. Graph wants an answer within 3 seconds.',
   },
   {
     name: 'LIFECYCLE_MAX_BODY_BYTES',
@@ -215,6 +215,12 @@ export const settingsCatalog: readonly SettingDoc[] = [
     default: '0 0 * * * *',
     description:
       "NCRONTAB schedule of the drift check, which lists each tenant's subscriptions on Graph to recreate what Graph dropped silently and to find orphans (six fields, seconds first). At most daily.",
+  },
+  {
+    name: 'LIFECYCLE_QUEUE',
+    default: 'lifecycle-intake',
+    description:
+      'Storage queue (in the STORAGE_CONNECTION account) where the lifecycle endpoint stores each notification collection before it answers 202; the lifecycleIntake queue trigger and the sweep act on it. Set it explicitly in the app settings: the trigger binding reads it as %LIFECYCLE_QUEUE%.',
   },
 ];
 
@@ -253,6 +259,8 @@ export interface Config {
     readonly table: string;
     /** Queue of resync messages for the owning applications. */
     readonly resyncQueue: string;
+    /** Queue of accepted lifecycle notification collections, acted on by the queue trigger. */
+    readonly lifecycleQueue: string;
   };
   readonly graph: {
     readonly cloud: GraphCloud;
@@ -409,6 +417,15 @@ function integerText(min: number, max: number, fallback: number) {
   );
 }
 
+/** A Storage queue name, as Azure Storage accepts it. */
+const queueName = z
+  .string()
+  .trim()
+  .regex(/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/, {
+    message:
+      'must be 3 to 63 lower-case letters, digits or single hyphens, starting and ending with a letter or digit',
+  });
+
 const envSchema = z.object({
   AzureWebJobsStorage: optionalText,
   STORAGE_CONNECTION: optionalText,
@@ -421,16 +438,7 @@ const envSchema = z.object({
       })
       .default('subscriptions'),
   ),
-  RESYNC_QUEUE: withText(
-    z
-      .string()
-      .trim()
-      .regex(/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/, {
-        message:
-          'must be 3 to 63 lower-case letters, digits or single hyphens, starting and ending with a letter or digit',
-      })
-      .default('subscription-resync'),
-  ),
+  RESYNC_QUEUE: withText(queueName.default('subscription-resync')),
   GRAPH_CLOUD: withText(
     z.enum(graphClouds, { message: `must be one of ${graphClouds.join(', ')}` }).default('global'),
   ),
@@ -487,6 +495,7 @@ const envSchema = z.object({
       .optional(),
   ),
   DRIFT_SCHEDULE: withText(driftSchedule.default(defaultDriftSchedule)),
+  LIFECYCLE_QUEUE: withText(queueName.default('lifecycle-intake')),
 });
 
 /** The environment as the Functions host gives it: names to optional strings. */
@@ -769,6 +778,7 @@ export function loadConfig(env: Environment = process.env): Config {
       connection: storage.connection,
       table: s.SUBSCRIPTIONS_TABLE,
       resyncQueue: s.RESYNC_QUEUE,
+      lifecycleQueue: s.LIFECYCLE_QUEUE,
     },
     graph: { cloud: s.GRAPH_CLOUD, baseUrl: s.GRAPH_BASE_URL, apiVersion: s.GRAPH_API_VERSION },
     identity: {

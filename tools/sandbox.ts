@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { LogLevel } from '@azure/functions';
 import { z } from 'zod';
+import { InvocationContext } from '@azure/functions';
+import { lifecycleIntakeHandler } from '../functions/lifecycleIntake';
 import { lifecycleHandler } from '../functions/lifecycleNotifications';
+import type { IntakeResult } from '../shared/lifecycle/handleLifecycleNotifications';
+import { QueueLifecycleIntake } from '../shared/lifecycle/intakeQueue';
 import { coreDependencies, type AppDependencies } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { createGraphSubscriptions } from '../shared/graph/createGraphSubscriptions';
@@ -183,10 +187,36 @@ const scenarioMs = lastSweepMinute * minute + sweepOffsetMs;
 
 const lifecycleAnswerSchema = z.object({
   received: z.number(),
-  recorded: z.number(),
-  completed: z.number(),
-  deferred: z.number(),
+  queued: z.number(),
 });
+
+/** Runs the lifecycleIntake queue function over what the intake queue holds, as the host would. */
+async function runIntakeQueue(deps: AppDependencies): Promise<IntakeResult[]> {
+  const intake = deps.intake;
+  const results: IntakeResult[] = [];
+  if (intake === undefined) return results;
+  const handler = lifecycleIntakeHandler(deps);
+  for (let batch = await intake.receive(32, 60); batch.length > 0;) {
+    for (const message of batch) {
+      results.push(
+        await handler(message.body, new InvocationContext({ functionName: 'lifecycleIntake' })),
+      );
+      await intake.remove(message);
+    }
+    batch = await intake.receive(32, 60);
+  }
+  return results;
+}
+
+function intakeText(results: readonly IntakeResult[]): string {
+  if (results.length === 0) return 'lifecycleIntake queue function: nothing queued';
+  const recorded = results.reduce((n, r) => n + r.recorded, 0);
+  const actions = results
+    .flatMap((r) => r.actions)
+    .map((a) => `${a.action} ${a.outcome}`)
+    .join(', ');
+  return `lifecycleIntake queue function acted on it: ${recorded} recorded${actions === '' ? '' : ` -> ${actions}`}`;
+}
 
 /**
  * Stops what was started, last first; never throws (each failure is reported). Once run, what is
@@ -347,6 +377,7 @@ async function runScenario(
     STORAGE_CONNECTION: azurite.connectionString,
     SUBSCRIPTIONS_TABLE: 'subscriptions',
     RESYNC_QUEUE: 'subscription-resync',
+    LIFECYCLE_QUEUE: 'lifecycle-intake',
     GRAPH_BASE_URL: sim.graphUrl,
     GRAPH_TENANT_ID: sandboxTenant,
     GRAPH_CLIENT_ID: sim.clientId,
@@ -371,6 +402,7 @@ async function runScenario(
       clock,
       store,
       resync,
+      intake: QueueLifecycleIntake.fromConfig(config.storage),
       sweepRecords: TableSweepRecords.fromConfig(config.storage),
       graph: createGraphSubscriptions(config, {
         clock,
@@ -515,6 +547,9 @@ async function runScenario(
     await observe([
       { ...on, kind: 'lifecycleEvent', text: lifecycleText(step.event, graphId, answer) },
     ]);
+    // The queue trigger fires right after: the lifecycleIntake function on what was queued.
+    const acted = await runIntakeQueue(deps);
+    await observe([{ ...on, kind: 'lifecycleEvent', text: intakeText(acted) }]);
   }
 
   checkpoint();
@@ -762,9 +797,7 @@ function lifecycleText(
     if (!(e instanceof SyntaxError)) throw e;
   }
   const detail =
-    parsed === undefined
-      ? ''
-      : `: ${parsed.recorded} recorded, ${parsed.completed} done inline${parsed.deferred > 0 ? `, ${parsed.deferred} left to the sweep` : ''}`;
+    parsed === undefined ? '' : ` (received ${parsed.received}, queued ${parsed.queued})`;
   return `${sent}; the lifecycle function answered ${answer.status}${detail}`;
 }
 

@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../../shared/config';
 import { createGraphSubscriptions } from '../../shared/graph/createGraphSubscriptions';
 import type { GraphSubscriptions } from '../../shared/graph/graphSubscriptions';
 import type { RetrySettings } from '../../shared/graph/retryPolicy';
+import { QueueLifecycleIntake } from '../../shared/lifecycle/intakeQueue';
 import { subscriptionTableClient } from '../../shared/store/tableClient';
 import { TableSubscriptionStore } from '../../shared/store/tableSubscriptionStore';
 import { simulatorAppSettings, uniqueTableName } from '../../devkit/appHarness';
@@ -74,6 +75,7 @@ export function buildBenchCore(options: BenchCoreOptions): BenchCore {
   const config = loadConfig({
     STORAGE_CONNECTION: options.storageConnection,
     SUBSCRIPTIONS_TABLE: options.table ?? uniqueTableName(),
+    LIFECYCLE_QUEUE: `li-${uniqueTableName().toLowerCase()}`,
     ...simulatorAppSettings(sim),
     LIFECYCLE_NOTIFICATION_URL: benchLifecycleUrl,
     ...options.env,
@@ -88,6 +90,7 @@ export function buildBenchCore(options: BenchCoreOptions): BenchCore {
       retry: { timeoutMs: config.graphTimeoutMs, ...retry },
     });
   const graph = graphWith(options.retry ?? {});
+  const intake = QueueLifecycleIntake.fromConfig(config.storage);
   return {
     config,
     client,
@@ -100,6 +103,7 @@ export function buildBenchCore(options: BenchCoreOptions): BenchCore {
         clock,
         store,
         graph,
+        intake,
         ...(o.paceWindowMs === undefined ? {} : { paceWindowMs: o.paceWindowMs }),
       }),
   };

@@ -235,6 +235,11 @@ class Simulator implements GraphSimulator {
     return this.api.snapshot(this.clock(), tenantId);
   }
 
+  /** Reauthorize/PATCH pairs on one subscription less than 10 minutes apart. */
+  spacingViolations(): readonly { id: string; call: 'reauthorize' | 'update'; at: Date }[] {
+    return [...this.api.spacingViolations];
+  }
+
   calls(): readonly SimulatedCall[] {
     return this.recorded.map((c) => ({ ...c, at: new Date(c.at) }));
   }

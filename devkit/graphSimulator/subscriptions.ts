@@ -124,6 +124,11 @@ function normalizeChangeType(changeType: string): string {
     .join(',');
 }
 
+/** A reauthorize and a PATCH less than 10 minutes apart. */
+function withinSpacing(last: Date | null, now: Date): boolean {
+  return last !== null && now.getTime() - last.getTime() < 10 * 60_000;
+}
+
 function normalizeResource(resource: string): string {
   return resource.trim().replace(/^\/+/, '').toLowerCase();
 }
@@ -133,6 +138,13 @@ export class SubscriptionApi {
   /** Expired, deleted or lost ones, so a lifecycle event can still be sent about them. */
   private readonly gone = new Map<string, StoredSubscription>();
   private seq = 0;
+  /**
+   * Reauthorize and PATCH calls on one subscription less than 10 minutes apart. The lifecycle
+   * events page says not to send such a pair (it can leave the subscription inconsistent) and
+   * names no error for it, so the simulator accepts the call, as Graph does, and keeps it here
+   * for tests to assert on (https://learn.microsoft.com/graph/change-notifications-lifecycle-events).
+   */
+  readonly spacingViolations: { id: string; call: 'reauthorize' | 'update'; at: Date }[] = [];
 
   constructor(private readonly options: SubscriptionApiOptions) {}
 
@@ -343,6 +355,9 @@ export class SubscriptionApi {
     if (changes.encryptionCertificateId !== undefined && changes.encryptionCertificateId !== null) {
       subscription.encryptionCertificateId = changes.encryptionCertificateId;
     }
+    if (withinSpacing(subscription.lastReauthorizedAt, ctx.now)) {
+      this.spacingViolations.push({ id, call: 'update', at: ctx.now });
+    }
     // docs/graph-rules.md#lifecycle-notifications: a PATCH renewal also reauthorizes.
     subscription.reauthorizationRequiredAt = null;
     subscription.lastUpdatedAt = ctx.now;
@@ -364,6 +379,9 @@ export class SubscriptionApi {
   reauthorize(ctx: ApiContext, id: string): ApiResult {
     const subscription = this.find(ctx, id);
     if (subscription === undefined) return this.notFound(id);
+    if (withinSpacing(subscription.lastUpdatedAt, ctx.now)) {
+      this.spacingViolations.push({ id, call: 'reauthorize', at: ctx.now });
+    }
     subscription.reauthorizationRequiredAt = null;
     subscription.lastReauthorizedAt = ctx.now;
     return { status: 204, subscriptionId: id };

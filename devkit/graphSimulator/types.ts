@@ -185,6 +185,8 @@ export interface GraphSimulator {
   /** Live (unexpired) subscriptions, snapshot copies. */
   subscriptions(tenantId?: string): SimulatedSubscription[];
   calls(): readonly SimulatedCall[];
+  /** Reauthorize and PATCH calls on one subscription less than 10 minutes apart (Graph's rule). */
+  spacingViolations(): readonly { id: string; call: 'reauthorize' | 'update'; at: Date }[];
   resetCalls(): void;
   setLatency(ms: number): void;
   injectFault(rule: FaultRule): void;

@@ -24,6 +24,7 @@ param lifecycleNotificationUrl string = ''
 param sweepSchedule string
 param subscriptionsTable string
 param resyncQueue string
+param lifecycleQueue string
 param instanceMemoryMB int = 2048
 
 // NOTE: small on purpose. Graph allows 2,000 subscription writes per app in 20 seconds across
@@ -56,7 +57,8 @@ var hostStorageSettings = {
   AzureWebJobsStorage__clientId: identityClientId
 }
 
-// The app's state: the subscriptions table and the resync queue, over the same identity.
+// The app's state: the subscriptions table, the resync queue and the lifecycle intake queue (the
+// lifecycleIntake trigger binds to %LIFECYCLE_QUEUE% over STORAGE_CONNECTION), over the same identity.
 var stateSettings = {
   STORAGE_CONNECTION__tableServiceUri: stg.properties.primaryEndpoints.table
   STORAGE_CONNECTION__queueServiceUri: stg.properties.primaryEndpoints.queue
@@ -64,6 +66,7 @@ var stateSettings = {
   STORAGE_CONNECTION__clientId: identityClientId
   SUBSCRIPTIONS_TABLE: subscriptionsTable
   RESYNC_QUEUE: resyncQueue
+  LIFECYCLE_QUEUE: lifecycleQueue
   SWEEP_SCHEDULE: sweepSchedule
 }
 

@@ -1,292 +1,320 @@
-import { setMaxListeners } from 'node:events';
+import { isGraphError } from '../graph/graphError';
 import { recordLifecycleEvent } from '../renewal/outcomes';
 import { reconcileSubscription, type ActionReport, type ReconcileDeps } from '../renewal/reconcile';
+import { isInvalidRowError } from '../store/subscriptionEntity';
 import { isStoreConflictError, isStoreNotFoundError } from '../store/subscriptionStore';
 import { sameSecret } from '../subscriptions/compare';
 import { lifecycleEvents, type StoredSubscription } from '../subscriptions/model';
-import type { LifecycleNotification } from './lifecyclePayload';
+import { maxUnknownLookups, type IntakeItem, type LifecycleIntakeQueue } from './intakeQueue';
 
 /**
- * What the lifecycle endpoint does with a valid collection (docs/architecture.md#flows):
- * 1. each item is matched to its subscription by Graph id (one point read) and its clientState
- *    checked in constant time; an unknown id or a wrong clientState is logged and changes nothing;
- * 2. the event is recorded on the row (due now, status set) in one conditional write: from
- *    then on it is durable, and the sweep finishes whatever is not done here;
- * 3. the recorded subscriptions are acted on inline, within what is left of a time budget that
- *    runs from the request; the answer does not wait for more.
- * Only an event that could not even be recorded makes the caller answer 5xx, so Graph retries
- * (receive.ts runs the steps: recording against the answer's deadline, acting within the budget).
+ * What happens to an accepted lifecycle collection once it is on the intake queue (docs/lifecycle.md):
+ * 1. items are grouped by tenant (lower-cased) and Graph id; each distinct id is looked up once,
+ *    and at most `maxUnknownLookups` ids per collection may turn out unknown before the rest of
+ *    the collection is skipped, so a forged bulk costs a bounded number of reads;
+ * 2. the clientState of each item is compared in constant time; an unknown id, a wrong
+ *    clientState or a row that cannot be read changes nothing and is only counted (one warning
+ *    per collection, with counts, never an id's clientState);
+ * 3. the event is recorded on the row, after the cheap checks that keep replays from costing:
+ *    `subscriptionRemoved` is confirmed by one GET of the old id (404 confirms; a live
+ *    subscription means the event is stale or replayed: nothing is written, no resync), and a
+ *    `missed` is collapsed while a resync request of that subscription is still unacknowledged;
+ * 4. every recorded subscription is reconciled at once (reauthorize, renew, recreate).
+ * A failure to read or write the store throws, so the queue delivers the message again (the
+ * host's retries, then the poison queue); a removal Graph cannot confirm (403, 5xx) is recorded
+ * all the same, so no event waits on Graph. Recorded events are on the rows, and the sweep
+ * finishes what an action left undone.
  */
 
 export interface LifecycleDeps extends ReconcileDeps {
-  /** How long inline actions may take before the endpoint answers. */
+  /** How long the endpoint waits for the intake write before answering 503. */
   readonly inlineBudgetMs: number;
+  /** Where accepted collections are stored; absent where nothing accepts them (CLI-only use). */
+  readonly intake?: LifecycleIntakeQueue | undefined;
 }
 
-/** What recording a collection gave: the rows now carrying their event, and what was not. */
-export interface RecordedEvents {
+export interface IntakeResult {
   readonly received: number;
-  /** One row per subscription, as last written. */
-  readonly subscriptions: readonly StoredSubscription[];
-  readonly ignored: number;
-  /** Events that could not be recorded: the endpoint answers 5xx so that Graph retries. */
-  readonly notRecorded: number;
-}
-
-export interface LifecycleResult {
-  readonly received: number;
+  /** Distinct subscriptions whose event was recorded. */
   readonly recorded: number;
-  readonly ignored: number;
-  /** Events that could not be recorded: the endpoint answers 5xx so that Graph retries. */
-  readonly notRecorded: number;
-  /** Inline actions finished within the budget, whatever their outcome. */
+  /** Ids with no subscription of ours (or whose row points elsewhere). */
+  readonly unknown: number;
+  /** Items whose clientState did not match. */
+  readonly forged: number;
+  /** Rows that exist but cannot be read (corrupted): treated like unknown ids. */
+  readonly unreadable: number;
+  /** Items not looked up because the collection's unknown-id budget was spent. */
+  readonly skipped: number;
+  /** `subscriptionRemoved` for a subscription Graph still has: stale or replayed. */
+  readonly stale: number;
+  /** `missed` while a resync request is still unacknowledged. */
+  readonly collapsed: number;
   readonly actions: readonly ActionReport[];
-  /** Recorded subscriptions whose action is done (for `missed`, the record is the action). */
-  readonly completed: number;
-  /**
-   * Recorded subscriptions whose action was left to the sweep: not finished within the budget,
-   * failed, taken by another writer, or waiting out the 10-minute rule.
-   */
-  readonly deferred: number;
 }
 
-const maxRecordAttempts = 4;
-/** Subscriptions whose items are recorded at the same time. */
-const recordConcurrency = 8;
-/** Recorded subscriptions acted on at the same time within the inline budget. */
-const inlineConcurrency = 16;
-/**
- * Lookups across tenants per collection, for items whose tenant field does not find them. Bounded
- * so that a forged collection of random ids costs a few queries, not one per item.
- */
+/** Lookups across all tenants (an item without a tenant, or one whose tenant finds nothing). */
 const maxCrossTenantLookups = 5;
-/**
- * After the budget, aborted actions get this long to write their outcome, so that nothing of
- * this invocation is still writing when it answers (the host may freeze the worker after that).
- */
-export const settleAfterAbortMs = 200;
+const lookupConcurrency = 8;
+const actConcurrency = 16;
+const maxRecordAttempts = 4;
 
-/** Steps 1 and 2: match, check and record each item. Never throws for one item's failure. */
-export async function recordLifecycleNotifications(
-  deps: LifecycleDeps,
-  notifications: readonly LifecycleNotification[],
-): Promise<RecordedEvents> {
+interface Group {
+  readonly tenantId: string | undefined;
+  readonly graphId: string;
+  readonly items: IntakeItem[];
+}
+
+/** Steps 1 to 4 for one collection (one queue message). */
+export async function actOnIntake(
+  deps: ReconcileDeps,
+  items: readonly IntakeItem[],
+  unknownBudget = maxUnknownLookups,
+): Promise<IntakeResult> {
   const { log } = deps;
-  let ignored = 0;
-  let notRecorded = 0;
+  const counts = {
+    unknown: 0,
+    forged: 0,
+    unreadable: 0,
+    skipped: 0,
+    stale: 0,
+    collapsed: 0,
+  };
+  const groups = groupItems(items);
+  const budget = { unknown: unknownBudget, crossTenant: maxCrossTenantLookups };
   const recorded = new Map<string, StoredSubscription>();
-  const budget: CollectionLookups = {
-    crossTenantLookups: maxCrossTenantLookups,
-    found: new Map(),
-  };
+  let transientFailure: Error | undefined;
 
-  const recordItem = async (n: LifecycleNotification): Promise<void> => {
-    const where = { graphId: n.subscriptionId, event: n.lifecycleEvent ?? null };
-    if (n.lifecycleEvent === undefined) {
-      ignored++;
-      log.warn('lifecycle endpoint got an item without lifecycleEvent; ignored', where);
+  await inParallel(groups, lookupConcurrency, async (group) => {
+    // NOTE: a lookup takes a unit of the budget before it starts and gives it back when the id
+    // is found, so lookups in flight cannot overshoot the budget.
+    if (budget.unknown <= 0) {
+      counts.skipped += group.items.length;
       return;
     }
-    let result: Recorded | undefined;
+    budget.unknown--;
+    let found: StoredSubscription | undefined;
     try {
-      result = await recordOne(deps, { ...n, lifecycleEvent: n.lifecycleEvent }, budget);
+      found = await lookUp(deps, group, budget);
     } catch (e) {
-      notRecorded++;
-      log.error('lifecycle event could not be recorded', {
-        ...where,
-        error: e instanceof Error ? e.name : 'unknown',
-      });
+      if (!isInvalidRowError(e)) throw e;
+      counts.unreadable += group.items.length;
       return;
     }
-    if (result === undefined) {
-      ignored++;
+    if (found === undefined) {
+      counts.unknown += group.items.length;
       return;
     }
-    const { written } = result;
-    recorded.set(`${written.definition.tenantId}|${written.definition.key}`, written);
-  };
-
-  // NOTE: items of one subscription are recorded in order; different subscriptions side by
-  // side, a few at a time, so a large batch is on record well within Graph's deadline.
-  const groups = new Map<string, LifecycleNotification[]>();
-  for (const n of notifications) {
-    const group = groups.get(n.subscriptionId);
-    if (group === undefined) groups.set(n.subscriptionId, [n]);
-    else group.push(n);
-  }
-  const queue = [...groups.values()];
-  const worker = async (): Promise<void> => {
-    for (let group = queue.shift(); group !== undefined; group = queue.shift()) {
-      for (const n of group) await recordItem(n);
-    }
-  };
-  await Promise.all(
-    Array.from({ length: Math.min(recordConcurrency, queue.length) }, () => worker()),
-  );
-  return {
-    received: notifications.length,
-    subscriptions: [...recorded.values()],
-    ignored,
-    notRecorded,
-  };
-}
-
-export function lifecycleResult(
-  recorded: RecordedEvents,
-  actions: readonly ActionReport[],
-): LifecycleResult {
-  const completed = actions.filter((a) => a.outcome === 'succeeded' && a.action !== 'wait').length;
-  return {
-    received: recorded.received,
-    recorded: recorded.subscriptions.length,
-    ignored: recorded.ignored,
-    notRecorded: recorded.notRecorded,
-    actions,
-    completed,
-    deferred: recorded.subscriptions.length - completed,
-  };
-}
-
-/** Lookups of one collection: the bound on lookups across tenants, and what each id found. */
-interface CollectionLookups {
-  crossTenantLookups: number;
-  readonly found: Map<string, StoredSubscription | undefined>;
-}
-
-interface Recorded {
-  readonly written: StoredSubscription;
-}
-
-/** Returns the recorded row, or undefined when the item is not ours (unknown id, bad state). */
-async function recordOne(
-  deps: LifecycleDeps,
-  n: LifecycleNotification & { lifecycleEvent: string },
-  budget: CollectionLookups,
-): Promise<Recorded | undefined> {
-  const { store, log, clock } = deps;
-  const where = { graphId: n.subscriptionId, event: n.lifecycleEvent };
-  // NOTE: one lookup per Graph id and tenant per collection: repeats of an id (genuine or
-  // forged) reuse it, so a collection of copies costs one read, not one per copy.
-  const lookupKey = `${n.subscriptionId}|${n.tenantId ?? ''}`;
-  let current: StoredSubscription | undefined;
-  if (budget.found.has(lookupKey)) {
-    current = budget.found.get(lookupKey);
-  } else {
-    current =
-      n.tenantId !== undefined || budget.crossTenantLookups-- > 0
-        ? await store.findByGraphId(n.subscriptionId, n.tenantId)
-        : undefined;
-    if (current === undefined && n.tenantId !== undefined && budget.crossTenantLookups-- > 0) {
-      // NOTE: a payload whose tenant field is wrong still finds its subscription (a few per
-      // collection; the sweep renews the rest on time anyway).
-      current = await store.findByGraphId(n.subscriptionId);
-    }
-    budget.found.set(lookupKey, current);
-  }
-  if (current === undefined) {
-    log.warn('lifecycle notification for an unknown subscription; ignored', where);
-    return undefined;
-  }
-  if (!sameSecret(n.clientState, current.clientState)) {
-    log.warn('lifecycle notification with a wrong clientState; ignored', {
-      ...where,
-      tenantId: current.definition.tenantId,
-      key: current.definition.key,
-    });
-    return undefined;
-  }
-  if (!(lifecycleEvents as readonly string[]).includes(n.lifecycleEvent)) {
-    log.warn('unknown lifecycle event; kept on record', {
-      ...where,
-      tenantId: current.definition.tenantId,
-      key: current.definition.key,
-    });
-  }
-  for (let attempt = 0; attempt < maxRecordAttempts; attempt++) {
-    try {
-      const written = await store.update(
-        recordLifecycleEvent(current, n.lifecycleEvent, clock.now()),
-        current.etag,
-      );
-      log.info('lifecycle event recorded', {
-        ...where,
-        tenantId: written.definition.tenantId,
-        key: written.definition.key,
-      });
-      budget.found.set(lookupKey, written);
-      return { written };
-    } catch (e) {
-      if (isStoreNotFoundError(e)) return undefined;
-      if (!isStoreConflictError(e) || attempt === maxRecordAttempts - 1) throw e;
-      const fresh = await store.get(current.definition.tenantId, current.definition.key);
-      if (fresh === undefined || fresh.graphSubscriptionId !== n.subscriptionId) return undefined;
-      current = fresh;
-    }
-  }
-  return undefined;
-}
-
-/**
- * Step 3: acts on the recorded subscriptions for at most `budgetMs`; what is not finished then is
- * aborted and left to the sweep (the events are on record). Returns the finished actions.
- */
-export async function actWithinBudget(
-  deps: LifecycleDeps,
-  subscriptions: readonly StoredSubscription[],
-  budgetMs: number,
-): Promise<ActionReport[]> {
-  if (subscriptions.length === 0 || budgetMs <= 0) return [];
-  const controller = new AbortController();
-  // NOTE: every inline action (and each Graph call in it) listens on this one signal.
-  setMaxListeners(0, controller.signal);
-  const finished: ActionReport[] = [];
-  const act = async (sub: StoredSubscription): Promise<void> => {
-    try {
-      finished.push(await reconcileSubscription(deps, sub, { signal: controller.signal }));
-    } catch (e) {
-      // NOTE: the event is on record; the sweep retries what failed here.
-      if (!controller.signal.aborted) {
-        deps.log.warn('inline lifecycle action failed; left to the sweep', {
-          tenantId: sub.definition.tenantId,
-          key: sub.definition.key,
+    budget.unknown++;
+    let row: StoredSubscription = found;
+    const seen = new Set<string>();
+    for (const item of group.items) {
+      if (!sameSecret(item.clientState ?? undefined, row.clientState)) {
+        counts.forged++;
+        continue;
+      }
+      // NOTE: copies of one event in one collection are one event (and one confirming GET).
+      if (seen.has(item.lifecycleEvent)) {
+        counts.collapsed++;
+        continue;
+      }
+      seen.add(item.lifecycleEvent);
+      try {
+        const outcome = await recordItem(deps, row, item);
+        if (outcome.kind === 'recorded') {
+          row = outcome.row;
+          recorded.set(`${row.definition.tenantId}|${row.definition.key}`, row);
+        } else {
+          counts[outcome.kind === 'gone' ? 'unknown' : outcome.kind]++;
+        }
+      } catch (e) {
+        transientFailure ??= e instanceof Error ? e : new Error('lifecycle event not recorded');
+        log.warn('lifecycle event could not be recorded; the queue delivers it again', {
+          tenantId: row.definition.tenantId,
+          key: row.definition.key,
+          event: item.lifecycleEvent,
           error: e instanceof Error ? e.name : 'unknown',
         });
       }
     }
-  };
-  // NOTE: a few at a time, not the whole collection at once: the store also records the events
-  // of the POSTs arriving meanwhile, which must finish within their deadline; what the budget
-  // does not reach is on record for the sweep.
-  const queue = [...subscriptions];
-  const worker = async (): Promise<void> => {
-    for (let sub = queue.shift(); sub !== undefined; sub = queue.shift()) {
-      if (controller.signal.aborted) return;
-      await act(sub);
+  });
+
+  const actions: ActionReport[] = [];
+  await inParallel([...recorded.values()], actConcurrency, async (sub) => {
+    try {
+      actions.push(await reconcileSubscription(deps, sub));
+    } catch (e) {
+      // NOTE: the event is on the row, due now: the sweep retries what failed here.
+      log.warn('lifecycle action failed; left to the sweep', {
+        tenantId: sub.definition.tenantId,
+        key: sub.definition.key,
+        error: e instanceof Error ? e.name : 'unknown',
+      });
     }
+  });
+
+  const result: IntakeResult = {
+    received: items.length,
+    recorded: recorded.size,
+    ...counts,
+    actions,
   };
-  const work = Promise.all(
-    Array.from({ length: Math.min(inlineConcurrency, queue.length) }, () => worker()),
-  );
-  const budget = deps.clock.sleep(budgetMs, controller.signal).then(
-    () => 'budget' as const,
-    () => 'done' as const,
-  );
-  const first = await Promise.race([work.then(() => 'done' as const), budget]);
-  controller.abort(new Error('lifecycle inline budget spent'));
-  if (first === 'budget') {
-    deps.log.info('inline budget spent; the sweep finishes the rest', {
-      finished: finished.length,
-      total: subscriptions.length,
+  const ignored =
+    counts.unknown + counts.forged + counts.unreadable + counts.skipped + counts.stale;
+  if (ignored > 0) {
+    // NOTE: one line per collection, whatever its size: a forged bulk cannot flood the logs.
+    log.warn('lifecycle items ignored', {
+      received: result.received,
+      unknown: counts.unknown,
+      forged: counts.forged,
+      unreadable: counts.unreadable,
+      skipped: counts.skipped,
+      stale: counts.stale,
     });
-    // NOTE: only the count is taken before the grace: an action that ends during it was aborted.
-    const inTime = [...finished];
-    const settled = new AbortController();
-    await Promise.race([
-      work,
-      deps.clock.sleep(settleAfterAbortMs, settled.signal).catch(() => undefined),
-    ]);
-    settled.abort();
-    return inTime;
   }
-  return [...finished];
+  log.info('lifecycle collection acted on', {
+    received: result.received,
+    recorded: result.recorded,
+    collapsed: counts.collapsed,
+    acted: actions.filter((a) => a.outcome === 'succeeded').length,
+  });
+  if (transientFailure !== undefined) throw transientFailure;
+  return result;
+}
+
+function groupItems(items: readonly IntakeItem[]): Group[] {
+  const groups = new Map<string, Group>();
+  for (const item of items) {
+    // NOTE: tenant ids are GUIDs, stored lower-case; payloads may carry them in upper case.
+    const tenantId = item.tenantId === null ? undefined : item.tenantId.trim().toLowerCase();
+    const id = `${tenantId ?? ''}|${item.subscriptionId}`;
+    const group = groups.get(id);
+    if (group === undefined) {
+      groups.set(id, { tenantId, graphId: item.subscriptionId, items: [item] });
+    } else {
+      group.items.push(item);
+    }
+  }
+  // NOTE: one tenant's ids side by side, so their reads go to one partition together.
+  return [...groups.values()].sort((a, b) => (a.tenantId ?? '').localeCompare(b.tenantId ?? ''));
+}
+
+async function lookUp(
+  deps: ReconcileDeps,
+  group: Group,
+  budget: { crossTenant: number },
+): Promise<StoredSubscription | undefined> {
+  if (group.tenantId !== undefined) {
+    const found = await deps.store.findByGraphId(group.graphId, group.tenantId);
+    if (found !== undefined) return found;
+  }
+  if (budget.crossTenant <= 0) return undefined;
+  budget.crossTenant--;
+  // NOTE: a payload without a tenant (or with a wrong one) still finds its subscription, a few
+  // per collection; the sweep renews the rest on time anyway.
+  return deps.store.findByGraphId(group.graphId);
+}
+
+type RecordOutcome =
+  | { readonly kind: 'recorded'; readonly row: StoredSubscription }
+  | { readonly kind: 'stale' }
+  | { readonly kind: 'collapsed' }
+  | { readonly kind: 'gone' };
+
+async function recordItem(
+  deps: ReconcileDeps,
+  start: StoredSubscription,
+  item: IntakeItem,
+): Promise<RecordOutcome> {
+  const { store, clock, log } = deps;
+  const where = {
+    tenantId: start.definition.tenantId,
+    key: start.definition.key,
+    graphId: item.subscriptionId,
+    event: item.lifecycleEvent,
+  };
+  if (item.lifecycleEvent === 'subscriptionRemoved') {
+    const removal = await confirmRemoval(deps, start, item.subscriptionId);
+    if (removal.kind === 'alreadyRecorded') return { kind: 'stale' };
+    if (removal.kind === 'live') {
+      log.info('subscriptionRemoved for a subscription Graph still has; stale or replayed', where);
+      return { kind: 'stale' };
+    }
+    if (removal.kind === 'unconfirmed') {
+      log.warn('subscriptionRemoved could not be confirmed; recorded all the same', {
+        ...where,
+        status: removal.status,
+      });
+    }
+  }
+  if (!(lifecycleEvents as readonly string[]).includes(item.lifecycleEvent)) {
+    log.warn('unknown lifecycle event; kept on record', where);
+  }
+  let current = start;
+  for (let attempt = 0; attempt < maxRecordAttempts; attempt++) {
+    if (current.graphSubscriptionId !== item.subscriptionId) return { kind: 'gone' };
+    if (item.lifecycleEvent === 'missed' && current.resyncRequestedAt !== undefined) {
+      // NOTE: the owner has not acknowledged the last resync request yet: it covers this loss.
+      return { kind: 'collapsed' };
+    }
+    try {
+      const row = await store.update(
+        recordLifecycleEvent(current, item.lifecycleEvent, clock.now()),
+        current.etag,
+      );
+      log.info('lifecycle event recorded', where);
+      return { kind: 'recorded', row };
+    } catch (e) {
+      if (isStoreNotFoundError(e)) return { kind: 'gone' };
+      if (!isStoreConflictError(e) || attempt === maxRecordAttempts - 1) throw e;
+      const fresh = await store.get(current.definition.tenantId, current.definition.key);
+      if (fresh === undefined) return { kind: 'gone' };
+      current = fresh;
+    }
+  }
+  return { kind: 'gone' };
+}
+
+type RemovalCheck =
+  | { readonly kind: 'confirmed' }
+  | { readonly kind: 'live' }
+  | { readonly kind: 'alreadyRecorded' }
+  | { readonly kind: 'unconfirmed'; readonly status: number };
+
+/**
+ * One GET of the id the event names: 404 confirms the removal; a subscription Graph still
+ * serves means the event is stale or replayed. Only that answer stops the event: when Graph
+ * answers anything else (403 while the tenant's consent is revoked, 5xx or a timeout after the
+ * retries), the event is recorded unconfirmed. Dropping a real removal loses the owner's
+ * notifications until someone notices; recording a replayed one costs a create that Graph
+ * answers 409, and the reconciler adopts the live subscription.
+ * NOTE: throwing here instead made the queue deliver the message again until it went to the
+ * poison queue (5 tries), so a removal sent during a revocation was lost (chaos seed 20260901).
+ */
+async function confirmRemoval(
+  deps: ReconcileDeps,
+  row: StoredSubscription,
+  graphId: string,
+): Promise<RemovalCheck> {
+  // NOTE: a row already waiting to be recreated needs no confirmation and no second record.
+  if (row.status === 'removed' || row.status === 'pending') return { kind: 'alreadyRecorded' };
+  try {
+    await deps.graph.get(row.definition.tenantId, graphId);
+    return { kind: 'live' };
+  } catch (e) {
+    if (!isGraphError(e)) throw e;
+    if (e.status === 404) return { kind: 'confirmed' };
+    return { kind: 'unconfirmed', status: e.status };
+  }
+}
+
+async function inParallel<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  const queue = [...items];
+  const worker = async (): Promise<void> => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) await work(next);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, () => worker()));
 }

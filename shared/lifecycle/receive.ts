@@ -1,20 +1,16 @@
 import { appDependencies, type AppDependencies } from '../composition';
 import type { Logger } from '../logger';
-import {
-  actWithinBudget,
-  lifecycleResult,
-  recordLifecycleNotifications,
-  settleAfterAbortMs,
-  type RecordedEvents,
-} from './handleLifecycleNotifications';
+import type { IntakeItem } from './intakeQueue';
 import { parseLifecycleBody } from './lifecyclePayload';
 import { readBodyCapped } from './readBody';
 
 /**
- * The lifecycle endpoint after the handshake: checks the request, records and acts on each event,
- * and always answers within Graph's 3 seconds (docs/graph-rules.md#delivery-deadlines): 202 once every event is on
- * record, whatever Graph did inline; 4xx for a request that is not a lifecycle notification
- * (nothing changes); 503 only when an event could not be recorded, so Graph retries.
+ * The lifecycle endpoint after the handshake: accept in one write (docs/lifecycle.md). It checks
+ * the request's size and shape, stores the collection on the intake queue in one durable write
+ * and answers 202; the `lifecycleIntake` queue trigger acts on it right after. No table is read
+ * or written here, so the answer does not depend on how many items a collection holds.
+ * 4xx: not a lifecycle notification (nothing stored). 503 with Retry-After: the queue could not
+ * take it (nothing stored), so Graph delivers again.
  */
 
 export interface LifecycleRequest {
@@ -28,12 +24,6 @@ export interface LifecycleResponse {
   readonly body: Readonly<Record<string, unknown>>;
   readonly headers?: Readonly<Record<string, string>>;
 }
-
-/**
- * Time kept back from Graph's 3 s beyond the inline budget: for aborted actions to settle
- * (`settleAfterAbortMs`) and for writing the answer.
- */
-const answerReserveMs = 300 + settleAfterAbortMs;
 
 export async function receiveLifecycleNotifications(
   request: LifecycleRequest,
@@ -50,11 +40,8 @@ export async function receiveLifecycleNotifications(
     log.error('lifecycle endpoint could not start its dependencies', {
       error: e instanceof Error ? e.name : 'unknown',
     });
-    return unavailable('The service cannot record events now; retry.');
+    return unavailable('The service cannot accept events now; retry.');
   }
-  // NOTE: Graph's 3 seconds run from the request, so reading the body and recording count too.
-  const startedAt = app.clock.now().getTime();
-  const elapsed = () => app.clock.now().getTime() - startedAt;
   const body = await readBodyCapped(
     request.body,
     request.contentLength,
@@ -79,43 +66,41 @@ export async function receiveLifecycleNotifications(
   // NOTE: an unusable item is logged and left out; the rest is answered (issue #20).
   for (const s of parsed.skipped) log.warn('lifecycle item skipped', { ...s });
 
-  const core = { ...app, log };
-  // Recording decides the answer: it must be done before the deadline, or Graph delivers again.
-  const deadlineMs = app.inlineBudgetMs + answerReserveMs;
-  const recording = recordLifecycleNotifications(core, parsed.notifications);
-  const controller = new AbortController();
-  const late = app.clock.sleep(Math.max(0, deadlineMs - elapsed()), controller.signal).then(
-    () => 'late' as const,
-    () => 'aborted' as const,
-  );
-  const recorded: RecordedEvents | 'late' | 'aborted' = await Promise.race([recording, late]);
-  controller.abort();
-  if (recorded === 'late' || recorded === 'aborted') {
-    // NOTE: recording itself is stuck (storage slow): say so, and Graph delivers again.
-    log.error('lifecycle events not recorded within the deadline', { ms: deadlineMs });
-    recording.catch(() => undefined);
-    return unavailable('Events could not be recorded in time; retry.');
+  const items: IntakeItem[] = [];
+  for (const n of parsed.notifications) {
+    // NOTE: an item with a changeType is a change notification, not a lifecycle event: not ours.
+    if (n.lifecycleEvent === undefined) continue;
+    items.push({
+      subscriptionId: n.subscriptionId,
+      tenantId: n.tenantId ?? null,
+      clientState: n.clientState ?? null,
+      lifecycleEvent: n.lifecycleEvent,
+    });
   }
-  // What is on record is acted on with what is left of the budget; the sweep does the rest.
-  const actions = await actWithinBudget(
-    core,
-    recorded.subscriptions,
-    app.inlineBudgetMs - elapsed(),
-  );
-  const result = lifecycleResult(recorded, actions);
-  if (result.notRecorded > 0) {
-    return unavailable(`${result.notRecorded} event(s) could not be recorded; retry.`);
+  const received = parsed.notifications.length;
+  if (items.length === 0) return { status: 202, body: { received, queued: 0 } };
+  if (app.intake === undefined) {
+    log.error('lifecycle endpoint has no intake queue');
+    return unavailable('The service cannot accept events now; retry.');
   }
-  return {
-    status: 202,
-    body: {
-      received: result.received,
-      recorded: result.recorded,
-      ignored: result.ignored,
-      completed: result.completed,
-      deferred: result.deferred,
-    },
-  };
+  // NOTE: Graph wants an answer within 3 seconds; a queue write that takes longer is abandoned
+  // (and what it stored taken back) and answered 503, so Graph delivers again. Wall-clock time:
+  // the deadline is the network's, not the app clock's.
+  const abortSignal = AbortSignal.timeout(Math.max(1, app.inlineBudgetMs));
+  try {
+    const messages = await app.intake.accept(
+      { v: 1, acceptedAt: app.clock.now().toISOString(), items },
+      { abortSignal },
+    );
+    log.info('lifecycle collection queued', { received, queued: items.length, messages });
+    return { status: 202, body: { received, queued: items.length } };
+  } catch (e) {
+    log.error('lifecycle collection could not be queued', {
+      received,
+      error: e instanceof Error ? e.name : 'unknown',
+    });
+    return unavailable('Events could not be stored; retry.');
+  }
 }
 
 function unavailable(message: string): LifecycleResponse {

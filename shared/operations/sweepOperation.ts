@@ -1,3 +1,5 @@
+import { drainIntake, type DrainSummary } from '../lifecycle/intake';
+import type { LifecycleIntakeQueue } from '../lifecycle/intakeQueue';
 import type { Logger } from '../logger';
 import type { ReconcileDeps } from '../renewal/reconcile';
 import { runSweep, type SweepOptions, type SweepSummary } from '../renewal/sweep';
@@ -7,14 +9,31 @@ import { summarizeFleet, type FleetSummary } from './health';
 
 /**
  * One sweep run, recorded for health (dry runs are not recorded). Used by the timer and CLI.
+ * It first drains the lifecycle intake queue, so events accepted while the queue trigger was
+ * stopped are acted on, and one sweep after a 202 completes every event it carried.
  * After the sweep, the stored subscriptions are counted once (pages of 1,000) and kept beside
  * the sweep's summary, so the cheap health routes answer from one row; then one `sweep summary`
  * log line carries what an operator charts and alerts on (docs/deploy.md).
  */
 export async function sweepAndRecord(
-  deps: ReconcileDeps & { readonly sweepRecords: SweepRecords; readonly log: Logger },
+  deps: ReconcileDeps & {
+    readonly sweepRecords: SweepRecords;
+    readonly log: Logger;
+    readonly intake?: LifecycleIntakeQueue | undefined;
+  },
   options: SweepOptions,
 ): Promise<SweepSummary> {
+  if (options.dryRun !== true && deps.intake !== undefined) {
+    try {
+      const drained: DrainSummary = await drainIntake(deps);
+      if (drained.messages + drained.failed + drained.poisoned > 0) {
+        deps.log.info('lifecycle intake queue drained', { ...drained });
+      }
+    } catch (e) {
+      // NOTE: the queue stays as it is (the trigger or the next sweep takes it); renewals go on.
+      deps.log.error('lifecycle intake queue could not be drained', { error: errorName(e) });
+    }
+  }
   const summary = await runSweep(deps, options);
   if (summary.dryRun) return summary;
   let fleet: FleetSummary | undefined;

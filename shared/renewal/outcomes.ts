@@ -79,8 +79,8 @@ export function afterCreated(
       graphSubscriptionId: created.id,
       expiresAt: created.expirationDateTime,
       generation: sub.generation + 1,
-      // NOTE: creating counts as a write that authorizes; the 10-minute rule applies from here.
-      lastRenewedAt: now,
+      // NOTE: a create is not a PATCH: it opens no 10-minute window, so a reauthorizationRequired
+      // right after it is answered with a reauthorize at once.
       nextActionAt: renewalDueAt(sub.definition, created.expirationDateTime, policy),
       ...(resyncReason === undefined ? {} : { resyncRequestedAt: now, resyncReason }),
     },

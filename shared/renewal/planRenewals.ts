@@ -10,8 +10,10 @@ import type { ManagedSubscription, SubscriptionDefinition } from '../subscriptio
  * - Renew when a quarter of the lifetime or less remains, and never later than four sweep periods
  *   before expiry where half the lifetime allows (two at least). The new expiry is now + lifetime - margin, never under Graph's 45-minute floor.
  * - pending / removed / expired on Graph: create from the stored definition.
- * - reauthorizationRequired: renew when due (a PATCH also reauthorizes), otherwise reauthorize.
- *   Never a reauthorize and a PATCH on one subscription within 10 minutes (docs/graph-rules.md#lifecycle-notifications).
+ * - reauthorizationRequired: renew when due or when a PATCH was sent in the last 10 minutes (a
+ *   PATCH also reauthorizes), otherwise reauthorize; at once in either case. Never a reauthorize
+ *   and a PATCH on one subscription within 10 minutes; a create opens no window
+ *   (https://learn.microsoft.com/graph/change-notifications-lifecycle-events).
  * - wanted against applied (wantedState.ts): a changed notification URL or certificate is
  *   PATCHed (which renews too); any other change Graph cannot PATCH is a delete, then a create.
  * - deleting: delete.
@@ -178,10 +180,15 @@ export function decide(
   }
 
   if (reauthorizationAsked) {
-    // A renew PATCH in the last 10 minutes forbids a reauthorize now: wait out the window.
+    // A renew PATCH in the last 10 minutes forbids a reauthorize now; another PATCH answers the
+    // event at once instead (a PATCH also reauthorizes), so it never waits.
     const spacingEnds = endOfSpacing(subscription.lastRenewedAt);
     if (spacingEnds !== undefined && spacingEnds.getTime() > t) {
-      return { kind: 'wait', reason: 'reauthorizeSpacing', until: spacingEnds };
+      return {
+        kind: 'renew',
+        reason: 'reauthorizationRequired',
+        expirationDateTime: expiryFor(definition, now, policy),
+      };
     }
     return { kind: 'reauthorize' };
   }

@@ -456,8 +456,10 @@ async function adopt(
     );
     return {
       action: 'adopt',
+      // NOTE: adopting renews with a PATCH: that one opens the 10-minute window.
       transition: (sub, now) => ({
         ...afterCreated(sub, renewed, decision.reason, now, startedAt, policy),
+        lastRenewedAt: now,
         applied: appliedFrom(claimed),
       }),
     };

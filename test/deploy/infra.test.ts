@@ -161,7 +161,12 @@ describe('infra/: app settings', () => {
     expect(s.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe(
       "'ClientId=${identityClientId};Authorization=AAD'",
     );
-    for (const name of ['SUBSCRIPTIONS_TABLE', 'RESYNC_QUEUE', 'SWEEP_SCHEDULE']) {
+    for (const name of [
+      'SUBSCRIPTIONS_TABLE',
+      'RESYNC_QUEUE',
+      'LIFECYCLE_QUEUE',
+      'SWEEP_SCHEDULE',
+    ]) {
       expect(s.has(name)).toBe(true);
     }
     // No connection string or account key anywhere.

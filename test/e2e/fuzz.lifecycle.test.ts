@@ -1,6 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import fc from 'fast-check';
 import { lifecycleHandler } from '../../functions/lifecycleNotifications';
+import { drainIntake } from '../../shared/lifecycle/intake';
 import { maxValidationTokenLength } from '../../shared/lifecycle/validationHandshake';
 import { runSweep } from '../../shared/renewal/sweep';
 import type { SubscriptionStore } from '../../shared/store/subscriptionStore';
@@ -551,6 +552,10 @@ async function expectNothingChangedAround(send: () => Promise<FuzzAnswer>): Prom
   const before = await snapshotWorld(table, h.sim);
   h.sim.resetCalls();
   const answer = await send();
+  // NOTE: what the endpoint queued is judged by the queue run (here the sweep's drain of the
+  // same queue); it must change nothing either.
+  const drained = await drainIntake(h.deps);
+  expect(drained).toMatchObject({ failed: 0, poisoned: 0 });
   expect(h.sim.calls()).toEqual([]);
   expect(await snapshotWorld(table, h.sim)).toEqual(before);
   return answer;
@@ -633,10 +638,7 @@ describe('fuzzing the lifecycle endpoint', () => {
         if (expected.status === 202) {
           expect(answer.json).toEqual({
             received: expected.items,
-            recorded: 0,
-            ignored: expected.items,
-            completed: 0,
-            deferred: 0,
+            queued: expect.any(Number) as unknown,
           });
         } else {
           expect(answer.headers['content-type']).toMatch(/^application\/json/);
@@ -729,7 +731,8 @@ describe('fuzzing the lifecycle endpoint', () => {
         );
         expectNoLeakAndNo5xx(answer);
         expect(answer.status).toBe(202);
-        expect(answer.json).toMatchObject({ received: items.length, recorded: 1 });
+        expect(answer.json).toMatchObject({ received: items.length });
+        expect(await drainIntake(h.deps)).toMatchObject({ failed: 0, poisoned: 0 });
         expect(h.sim.calls()).toEqual([]);
         const now = await snapshotWorld(table, h.sim);
         expect(now.graph).toBe(snapshot.graph);

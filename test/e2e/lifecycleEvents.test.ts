@@ -1,5 +1,6 @@
 import { HttpRequest, HttpResponse } from '@azure/functions';
 import { lifecycleHandler } from '../../functions/lifecycleNotifications';
+import { drainIntake } from '../../shared/lifecycle/intake';
 import { runSweep } from '../../shared/renewal/sweep';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
 import { startHarness, type Harness } from '../../devkit/appHarness';
@@ -85,15 +86,12 @@ describe('lifecycle events from Graph', () => {
 
     expect(answers).toHaveLength(1);
     expect(answers[0]?.status).toBe(202);
-    expect(JSON.parse(answers[0]?.body ?? '')).toEqual({
-      received: 4,
-      recorded: 4,
-      ignored: 0,
-      completed: 4,
-      deferred: 0,
-    });
+    expect(JSON.parse(answers[0]?.body ?? '')).toEqual({ received: 4, queued: 4 });
+    // The queue trigger's work (here through the sweep's drain of the same queue).
+    expect(await drainIntake(h.deps)).toMatchObject({ messages: 1, items: 4, failed: 0 });
 
-    // On Graph: reauthorize (not due), PATCH (due: also reauthorizes), create; nothing for missed.
+    // On Graph: reauthorize (not due), PATCH (due: also reauthorizes), the GET that confirms the
+    // removal, create; nothing for missed.
     const calls = graphCalls().map((c) => ({
       kind: c.kind,
       subscriptionId: c.subscriptionId,
@@ -103,10 +101,11 @@ describe('lifecycle events from Graph', () => {
       expect.arrayContaining([
         { kind: 'reauthorize', subscriptionId: reauth!.graphSubscriptionId, status: 204 },
         { kind: 'update', subscriptionId: due!.graphSubscriptionId, status: 200 },
+        { kind: 'get', subscriptionId: removed!.graphSubscriptionId, status: 404 },
         expect.objectContaining({ kind: 'create', status: 201 }),
       ]),
     );
-    expect(calls).toHaveLength(3);
+    expect(calls).toHaveLength(4);
     // The create was validated against this endpoint: one handshake besides the event POST.
     expect(server.invocations - invocationsBefore).toBe(2);
 
@@ -152,30 +151,6 @@ describe('lifecycle events from Graph', () => {
     expect(missedAfter.resyncRequestedAt).toBeDefined();
   });
 
-  test('when reauthorizationRequired comes within 10 minutes of the last PATCH, then nothing is sent to Graph and it waits out the window', async () => {
-    const [fresh] = await onGraph({ key: 'spacing' });
-    h.sim.resetCalls();
-
-    const answer = await h.sim.sendLifecycleEvent(graphIdOf(fresh!), 'reauthorizationRequired');
-
-    expect(answer.status).toBe(202);
-    expect(JSON.parse(answer.body)).toMatchObject({ recorded: 1, completed: 0, deferred: 1 });
-    expect(graphCalls()).toEqual([]);
-    const after = await h.read('spacing');
-    expect(after.pendingEvent?.name).toBe('reauthorizationRequired');
-    expect(after.nextActionAt).toEqual(new Date(fresh!.lastRenewedAt!.getTime() + 10 * minute));
-
-    // Once the window is over, the sweep reauthorizes (not a PATCH: the renewal is not due).
-    h.clock.advance(11 * minute);
-    await runSweep(h.deps, h.deps.sweepOptions);
-    expect(
-      graphCalls()
-        .filter((c) => c.subscriptionId === fresh!.graphSubscriptionId)
-        .map((c) => [c.kind, c.status]),
-    ).toEqual([['reauthorize', 204]]);
-    expect(await h.read('spacing')).toMatchObject({ status: 'active', pendingEvent: undefined });
-  });
-
   test('when an item carries fields Graph does not document, then it is accepted and acted on', async () => {
     const [row] = await onGraph({ key: 'extra-fields' });
     const logs: HandlerLogLine[] = [];
@@ -212,7 +187,8 @@ describe('lifecycle events from Graph', () => {
     );
 
     expect(response.status).toBe(202);
-    expect(await response.json()).toMatchObject({ recorded: 1, ignored: 0 });
+    expect(await response.json()).toEqual({ received: 1, queued: 1 });
+    expect(await drainIntake(h.deps)).toMatchObject({ messages: 1, failed: 0 });
     expect(await h.read('extra-fields')).toMatchObject({ resyncReason: 'missed' });
     expect(logs.filter((l) => l.level === 'warning' || l.level === 'error')).toEqual([]);
   });

@@ -107,7 +107,7 @@ describe('sweep: reauthorizationRequired', () => {
     expect(onGraph(id)?.lastReauthorizedAt).toBeInstanceOf(Date);
   });
 
-  test('when reauthorization is required within 10 minutes of a renew PATCH, then the reauthorize waits until the window has passed', async () => {
+  test('when reauthorization is required within 10 minutes of a renew PATCH, then it is answered at once with another PATCH, never a reauthorize', async () => {
     const before = await created('after-patch');
     const id = before.graphSubscriptionId!;
     h.clock.advanceTo(before.nextActionAt);
@@ -119,22 +119,14 @@ describe('sweep: reauthorizationRequired', () => {
 
     await sweep();
 
-    const waiting = await h.read('after-patch');
-    expect(callsOf(id).map((c) => c.kind)).toEqual(['update']);
-    expect(waiting.status).toBe('reauthorizationRequired');
-    expect(waiting.nextActionAt).toEqual(new Date(renewed.lastRenewedAt!.getTime() + tenMinutes));
-
-    await sweepEveryMinuteUntil(new Date(waiting.nextActionAt.getTime() + 5 * minute));
-
     expect(callsOf(id).map((c) => [c.kind, c.status])).toEqual([
       ['update', 200],
-      ['reauthorize', 204],
+      ['update', 200],
     ]);
-    expectTenMinuteRule(id);
-    expect(await h.read('after-patch')).toMatchObject({
-      status: 'active',
-      pendingEvent: undefined,
-    });
+    expect(h.sim.spacingViolations()).toEqual([]);
+    const after = await h.read('after-patch');
+    expect(after).toMatchObject({ status: 'active', pendingEvent: undefined });
+    expect(after.expiresAt!.getTime()).toBeGreaterThan(renewed.expiresAt!.getTime());
   });
 
   test('when a renewal comes due within 10 minutes of a reauthorize, then the PATCH waits until the window has passed and still comes before expiry', async () => {

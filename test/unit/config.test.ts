@@ -34,6 +34,7 @@ describe('loadConfig', () => {
         },
         table: 'subscriptions',
         resyncQueue: 'subscription-resync',
+        lifecycleQueue: 'lifecycle-intake',
       },
       graph: { cloud: 'global', baseUrl: undefined, apiVersion: 'v1.0' },
       identity: {

@@ -159,11 +159,12 @@ describe('decide', () => {
       });
     });
 
-    test('when a renew PATCH succeeded 4 minutes ago, then the reauthorize waits for the window to end', () => {
-      expect(decide(subscription({ ...asked, lastRenewedAt: at(-4) }), t0, policy)).toEqual({
-        kind: 'wait',
-        reason: 'reauthorizeSpacing',
-        until: at(6),
+    test('when a renew PATCH succeeded 4 minutes ago, then the event is answered at once with another PATCH, not a reauthorize', () => {
+      const sub = subscription({ ...asked, lastRenewedAt: at(-4) });
+      expect(decide(sub, t0, policy)).toEqual({
+        kind: 'renew',
+        reason: 'reauthorizationRequired',
+        expirationDateTime: expiryFor(sub.definition, t0, policy),
       });
     });
 

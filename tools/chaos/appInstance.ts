@@ -11,6 +11,7 @@ import type {
   GraphSubscriptions,
   UpdateSubscriptionRequest,
 } from '../../shared/graph/graphSubscriptions';
+import type { LifecycleIntakeQueue } from '../../shared/lifecycle/intakeQueue';
 import type { Logger, LogProperties } from '../../shared/logger';
 import { InMemoryDriftRecords, InMemorySweepRecords } from '../../devkit/inMemoryRecords';
 import type { ResyncMessage, ResyncPublisher } from '../../shared/resync/resyncPublisher';
@@ -73,6 +74,8 @@ export class AppInstance {
       /** The clock `graph` was built with. */
       readonly graphClock: CallClock;
       readonly queue: ResyncPublisher;
+      /** The lifecycle intake queue all workers share. */
+      readonly intake?: LifecycleIntakeQueue;
       readonly onLog: (line: LogLine) => void;
       readonly onCrash: (instance: AppInstance) => void;
       readonly planningSweepPeriodMs?: number | undefined;
@@ -90,6 +93,7 @@ export class AppInstance {
       resync: new InstanceQueue(parts.queue, this),
       sweepRecords: new InMemorySweepRecords(),
       driftRecords: new InMemoryDriftRecords(),
+      ...(parts.intake === undefined ? {} : { intake: parts.intake }),
       instanceId,
     });
     // NOTE: a what-if for a proposed core change, never the app's own setting (see ChaosOptions).

@@ -42,6 +42,8 @@ import {
   type RevocationWindow,
 } from './invariantLedger';
 import { SeededRandom } from './seededRandom';
+import { drainIntake } from '../../shared/lifecycle/intake';
+import { InMemoryLifecycleIntake } from '../../devkit/inMemoryLifecycleIntake';
 import { CallClock, SimulatedClock, timeoutAccounting } from './simulatedClock';
 
 /**
@@ -200,6 +202,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const context = new InstanceContext();
   const store = new InMemorySubscriptionStore({ faults: context.storeFaults() });
   const queue = new InMemoryResyncPublisher();
+  const intake = new InMemoryLifecycleIntake(() => clock.now().getTime());
   const logs: LogLine[] = [];
   const instances: AppInstance[] = [];
   const lifecycleAnswers = { refusedByLiveInstance: 0 };
@@ -218,6 +221,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // A worker that died while answering sends nothing; the host's 500 stands for that.
     if (instance.dead) throw new InstanceCrashedError(instance.instanceId);
     if ((response.status ?? 200) >= 500) lifecycleAnswers.refusedByLiveInstance++;
+    // The queue trigger fires right after on the same worker (a crash leaves the rest queued
+    // for the next worker's drain).
+    if (response.status === 202) {
+      await context.run(instance, () => drainIntake(instance.deps)).catch(() => undefined);
+    }
     return response;
   };
   let served: ServedHandler | undefined;
@@ -233,6 +241,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       context,
       store,
       queue,
+      intake,
       logs,
       instances,
       served,
@@ -255,6 +264,7 @@ interface RunParts {
   readonly context: InstanceContext;
   readonly store: InMemorySubscriptionStore;
   readonly queue: InMemoryResyncPublisher;
+  readonly intake: InMemoryLifecycleIntake;
   readonly logs: LogLine[];
   readonly instances: AppInstance[];
   readonly served: ServedHandler;
@@ -264,6 +274,7 @@ interface RunParts {
 
 async function simulate(p: RunParts): Promise<ChaosReport> {
   const { options, rates, random, schedule, clock, graph, context, store, queue, instances } = p;
+  const { intake } = p;
   const config = appConfig(
     graph.connection,
     p.served.url,
@@ -334,6 +345,7 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
       graph: graphClient,
       graphClock,
       queue,
+      intake,
       onLog: (line) => {
         if (line.level === 'error' && !line.afterCrash) p.logs.push(line);
       },
@@ -371,6 +383,8 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
     sweeps++;
     let summary: SweepSummary;
     try {
+      // NOTE: as sweepAndRecord does: what the intake queue still holds first.
+      await context.run(instance, () => drainIntake(instance.deps)).catch(() => undefined);
       summary = await context.run(instance, () =>
         runSweep(instance.deps, {
           ...instance.deps.sweepOptions,

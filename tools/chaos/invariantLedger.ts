@@ -264,7 +264,11 @@ export class InvariantLedger {
   settle(nowMs: number): void {
     this.open = this.open.filter((e) => {
       const latest = this.latestRequest.get(memberKey(e.member));
-      if (latest === undefined || latest < e.atMs) return true;
+      // NOTE: a `missed` is collapsed into a resync request the owner has not acknowledged yet
+      // (chaos owners never acknowledge), so any earlier message of the subscription covers it.
+      const covered =
+        e.kind === 'missed' ? latest !== undefined : latest !== undefined && latest >= e.atMs;
+      if (!covered) return true;
       this.satisfied++;
       this.maxSignalDelayMs = Math.max(this.maxSignalDelayMs, nowMs - e.openedAtMs);
       return false;
