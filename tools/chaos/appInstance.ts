@@ -54,6 +54,8 @@ export class AppInstance {
   dead = false;
   /** Store writes left before this instance crashes (armed by the run); undefined: not armed. */
   crashAfterWrites: number | undefined;
+  /** Crash right after Graph answers the next create, before the row records it. */
+  crashAfterCreate = false;
   /** Which write it crashed before, e.g. "write 3 (transaction t1-mail-00012)". */
   crashPoint: string | undefined;
   readonly controller = new AbortController();
@@ -165,7 +167,18 @@ class InstanceGraph implements GraphSubscriptions {
     request: CreateSubscriptionRequest,
     options?: GraphCallOptions,
   ): Promise<GraphSubscription> {
-    return this.call(() => this.inner.create(tenantId, request, options));
+    return this.call(async () => {
+      const created = await this.inner.create(tenantId, request, options);
+      if (this.instance.crashAfterCreate) {
+        // NOTE: Graph has it; the worker dies before the row can say so (an orphan, unless the
+        // next attempt adopts it or the drift check deletes it).
+        this.instance.crashAfterCreate = false;
+        this.instance.crashPoint = `after Graph created ${created.id}`;
+        this.instance.crash();
+        throw new InstanceCrashedError(this.instance.instanceId);
+      }
+      return created;
+    });
   }
 
   get(tenantId: string, id: string, options?: GraphCallOptions): Promise<GraphSubscription> {
