@@ -158,6 +158,7 @@ export async function checkTenant(
     deploymentId: deps.deploymentId,
     listStartedAt,
     now: clock.now(),
+    claimTtlMs: deps.claimTtlMs,
   });
 
   let gone = 0;

@@ -3,8 +3,8 @@ import { isDue } from '../renewal/planRenewals';
 import { reconcileSubscription, writeOutcome, type ActionReport } from '../renewal/reconcile';
 import {
   isKeyInUseError,
-  isStoreConflictError,
   isStoreNotFoundError,
+  withConflictRetry,
   type SubscriptionStore,
 } from '../store/subscriptionStore';
 import type {
@@ -119,33 +119,16 @@ export async function applyDefinition(
       }
       return applyChange(deps, existing, definition);
     },
-    () =>
-      new OperationError(
-        409,
-        'Conflict',
-        `The subscription ${definition.key} kept changing while it was applied; try again`,
-      ),
+    {
+      exhausted: () => {
+        throw new OperationError(
+          409,
+          'Conflict',
+          `The subscription ${definition.key} kept changing while it was applied; try again`,
+        );
+      },
+    },
   );
-}
-
-/**
- * Runs `attempt` again (at most `attempts` times in all) while it loses a conditional write to
- * another writer (`StoreError` `conflict`); then throws `exhausted()`. The one retry loop of the
- * admin operations.
- */
-export async function withConflictRetry<T>(
-  attempt: () => Promise<T>,
-  exhausted: () => Error,
-  attempts = 3,
-): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    try {
-      return await attempt();
-    } catch (e) {
-      if (!isStoreConflictError(e)) throw e;
-    }
-  }
-  throw exhausted();
 }
 
 async function applyChange(
@@ -284,12 +267,15 @@ export async function deleteSubscription(
       const left = await deps.store.get(marked.definition.tenantId, key);
       return { deleted: left === undefined, subscription: left, action };
     },
-    () =>
-      new OperationError(
-        409,
-        'Conflict',
-        `The subscription ${key} kept changing while it was deleted; try again`,
-      ),
+    {
+      exhausted: () => {
+        throw new OperationError(
+          409,
+          'Conflict',
+          `The subscription ${key} kept changing while it was deleted; try again`,
+        );
+      },
+    },
   );
 }
 

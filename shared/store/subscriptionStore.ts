@@ -197,3 +197,23 @@ export function claimedState(
   const { etag, ...subscription } = current;
   return { ...subscription, claim: { owner, until }, updatedAt: now };
 }
+
+/**
+ * The one conflict-retry loop: runs `attempt` again (at most `attempts` times in all, default 3)
+ * while it loses a conditional write to another writer (`StoreError` `conflict`; re-reading is
+ * the attempt's own business), then returns `exhausted()`, which may throw instead.
+ */
+export async function withConflictRetry<T>(
+  attempt: () => Promise<T>,
+  options: { readonly exhausted: () => T; readonly attempts?: number },
+): Promise<T> {
+  const attempts = options.attempts ?? 3;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!isStoreConflictError(e)) throw e;
+    }
+  }
+  return options.exhausted();
+}
