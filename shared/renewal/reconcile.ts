@@ -15,8 +15,8 @@ import { needsResyncSignal } from '../resync/resyncPublisher';
 import { perform } from './actions';
 import { writeOutcome } from './outcomeWrite';
 import { sendPendingResync } from './outbox';
-import { afterWait, type FailureFacts, type OutcomePolicy } from './outcomes';
-import { decide, type Decision, type DecisionKind } from './planRenewals';
+import { afterNothingOwed, afterWait, type FailureFacts, type OutcomePolicy } from './outcomes';
+import { decide, isDue, type Decision, type DecisionKind } from './planRenewals';
 import type { WritePacer } from './writePacer';
 
 export { writeOutcome, type Transition } from './outcomeWrite';
@@ -211,11 +211,13 @@ async function reschedule(
   const until = decision.kind === 'wait' ? decision.until : decision.nextActionAt;
   // A `missed` event needs no Graph call: it is done once the resync request is on record.
   const settledEvent = read.pendingEvent?.name === 'missed';
-  if (until.getTime() === read.nextActionAt.getTime() && !settledEvent) {
+  // Due, and nothing owed on Graph: a failure the row still shows is over.
+  const nothingOwed = decision.kind === 'none' && isDue(read, startedAt);
+  if (until.getTime() === read.nextActionAt.getTime() && !settledEvent && !nothingOwed) {
     return skipped(read, decision.kind, startedAt, deps.clock.now());
   }
   const written = await writeOutcome(deps, read, (sub, now) => ({
-    ...afterWait(sub, until, now),
+    ...(nothingOwed ? afterNothingOwed(sub, until, now) : afterWait(sub, until, now)),
     pendingEvent: sub.pendingEvent?.name === 'missed' ? undefined : sub.pendingEvent,
   }));
   return written === undefined
