@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { subscriptionsApiHandler } from '../../functions/subscriptionsApi';
 import type { AppDependencies } from '../../shared/composition';
+import { lifecycleHandler } from '../../functions/lifecycleNotifications';
 import { recordLifecycleEvent } from '../../shared/renewal/outcomes';
+import { drainIntake } from '../../shared/lifecycle/intake';
 import { renewalDueAt } from '../../shared/renewal/planRenewals';
 import { reconcileSubscription, writeOutcome } from '../../shared/renewal/reconcile';
 import { runSweep } from '../../shared/renewal/sweep';
@@ -205,6 +207,64 @@ describe.each(workerModes)('races, %s', (mode) => {
 
     const graphWrites = [...writes('update', graphId), ...writes('reauthorize', graphId)];
     expect(graphWrites.map((c) => c.status)).toEqual([200]);
+    await expectOneLive(key, resource);
+  });
+
+  test("when Graph's reauthorizationRequired POST is drained from the intake queue while a sweep renews, then at most one write per due action and the event is answered", async () => {
+    const key = `intake-race-${randomUUID().slice(0, 8)}`;
+    const resource = `users/${randomUUID()}/messages`;
+    await put(deps(), key, mail(resource));
+    const created = await h.read(key);
+    h.clock.advance(
+      renewalDueAt(
+        created.definition,
+        created.expiresAt ?? h.clock.now(),
+        h.deps.policy,
+      ).getTime() -
+        h.clock.now().getTime() +
+        1,
+    );
+    // Graph's POST to the lifecycle endpoint: queued (202), then the queue trigger acts on it.
+    const accepted = await invokeHttp(
+      lifecycleHandler(deps()),
+      {
+        method: 'POST',
+        path: '/api/lifecycle',
+        json: {
+          value: [
+            {
+              subscriptionId: created.graphSubscriptionId,
+              subscriptionExpirationDateTime: created.expiresAt?.toISOString(),
+              tenantId: created.definition.tenantId,
+              clientState: created.clientState,
+              lifecycleEvent: 'reauthorizationRequired',
+            },
+          ],
+        },
+      },
+      'lifecycleNotifications',
+    );
+    expect(accepted.status).toBe(202);
+    h.sim.resetCalls();
+    const graphId = created.graphSubscriptionId;
+
+    const [, drained] = await Promise.all([
+      runSweep(deps(), h.deps.sweepOptions),
+      drainIntake(deps()),
+    ]);
+
+    await settle(key);
+
+    expect(drained).toMatchObject({ items: 1, failed: 0, poisoned: 0 });
+    // Two due actions (the renewal, the event): at most one write each, never a reauthorize
+    // and a PATCH together (a PATCH reauthorizes too; docs/lifecycle.md).
+    const patches = writes('update', graphId);
+    const reauthorizations = writes('reauthorize', graphId);
+    expect(patches.length + reauthorizations.length).toBeLessThanOrEqual(2);
+    expect(patches.length).toBeGreaterThanOrEqual(1);
+    expect(reauthorizations.length === 0 || patches.length === 0).toBe(true);
+    const after = await h.read(key);
+    expect([after.status, after.pendingEvent]).toEqual(['active', undefined]);
     await expectOneLive(key, resource);
   });
 
