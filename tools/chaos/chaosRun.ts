@@ -487,7 +487,7 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
         : 'patch';
     adminCounts[op]++;
     if (op === 'delete') {
-      ledger.onOwnerDelete(member);
+      ledger.onOwnerDelete(member, clock.nowMs());
       toReapply.add(member);
       await invocation(instance, () =>
         deleteSubscription(instance.deps, member.definition.key, member.definition.tenantId),

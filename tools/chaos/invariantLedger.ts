@@ -176,9 +176,15 @@ export class InvariantLedger {
   }
 
   /** The owner deleted the member's subscription (or tried to). */
-  onOwnerDelete(member: FleetMember): void {
+  onOwnerDelete(member: FleetMember, atMs: number): void {
     const key = memberKey(member);
     this.ownerDeleted.add(key);
+    // NOTE: a loss before the owner's delete is the owner's to resync from: the subscription
+    // they apply again starts afresh (no resync request), and no one is owed a replacement.
+    this.pendingLosses.delete(key);
+    for (const drop of this.drops) {
+      if (drop.member === member && drop.recoveredAtMs === undefined) drop.recoveredAtMs = atMs;
+    }
     this.ownerDeletions.set(key, (this.ownerDeletions.get(key) ?? 0) + 1);
   }
 
