@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../shared/config';
 import { createGraphSubscriptions } from '../shared/graph/createGraphSubscriptions';
 import type { Logger, LogProperties } from '../shared/logger';
 import type { SubscriptionStore } from '../shared/store/subscriptionStore';
+import { InMemoryDriftRecords, InMemorySweepRecords } from './inMemoryRecords';
 import { InMemorySubscriptionStore } from './inMemorySubscriptionStore';
 import { QueueLifecycleIntake } from '../shared/lifecycle/intakeQueue';
 import {
@@ -133,7 +134,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   const intake = QueueLifecycleIntake.fromConfig(config.storage);
   const instance = (): AppDependencies => ({
-    ...coreDependencies({ config, clock, store, graph, intake }),
+    ...coreDependencies({
+      config,
+      clock,
+      store,
+      graph,
+      intake,
+      sweepRecords: new InMemorySweepRecords(),
+      driftRecords: new InMemoryDriftRecords(),
+    }),
     log,
   });
   const deps = instance();

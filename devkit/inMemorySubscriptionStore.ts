@@ -12,6 +12,7 @@ import {
 } from '../shared/store/subscriptionEntity';
 import {
   claimedState,
+  type ClaimRequest,
   StoreError,
   type ListDueOptions,
   type ListOptions,
@@ -20,7 +21,7 @@ import {
   type UnreadableRemoval,
 } from '../shared/store/subscriptionStore';
 // NOTE: type-only, so the fake does not load the Azure SDK.
-import type { StoreFaults } from '../shared/store/tableSubscriptionStore';
+import type { StoreFaults } from './storeFaults';
 
 /**
  * `SubscriptionStore` in memory, for core tests, benchmarks and the sandbox. Same behaviour as
@@ -123,13 +124,8 @@ export class InMemorySubscriptionStore implements SubscriptionStore {
     return this.put(next);
   }
 
-  async claim(
-    current: StoredSubscription,
-    owner: string,
-    now: Date,
-    until: Date,
-  ): Promise<StoredSubscription> {
-    return this.update(claimedState(current, owner, now, until), current.etag);
+  async claim(current: StoredSubscription, request: ClaimRequest): Promise<StoredSubscription> {
+    return this.update(claimedState(current, request), current.etag);
   }
 
   async delete(current: StoredSubscription, etag?: string): Promise<void> {

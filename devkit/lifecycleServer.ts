@@ -200,7 +200,7 @@ require.extensions['.ts'] = (module, filename) => {
   });
   module._compile(outputText, filename);
 };
-require('./test/support/networkGuard.ts');
+require('./devkit/networkGuard.ts');
 require('./devkit/lifecycleServer.ts').runLifecycleHandlerChild();
 `;
 

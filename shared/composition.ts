@@ -13,7 +13,7 @@ import { systemClock, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
 import { tenantRefusalFor } from './graph/credentials';
 import { markingGraphSubscriptions } from './drift/deploymentMarker';
-import { InMemoryDriftRecords, TableDriftRecords, type DriftRecords } from './drift/driftRecords';
+import { TableDriftRecords, type DriftRecords } from './drift/driftRecords';
 import { ListPacer } from './drift/listPacer';
 import { checkDefinition } from './graph/definitionChecks';
 import { createGraphSubscriptions } from './graph/createGraphSubscriptions';
@@ -30,7 +30,7 @@ import { TableSubscriptionStore } from './store/tableSubscriptionStore';
 import { QueueResyncPublisher } from './resync/queueResyncPublisher';
 import { QueueLifecycleIntake, type LifecycleIntakeQueue } from './lifecycle/intakeQueue';
 import type { ResyncPublisher } from './resync/resyncPublisher';
-import { InMemorySweepRecords, TableSweepRecords, type SweepRecords } from './store/sweepRecords';
+import { TableSweepRecords, type SweepRecords } from './store/sweepRecords';
 
 /**
  * The composition root: builds the app's dependencies once per worker, lazily, on the first
@@ -61,7 +61,7 @@ export interface CoreParts {
   readonly clock: Clock;
   /** The owner's resync queue. Default: none (resync requests stay on the rows only). */
   readonly resync?: ResyncPublisher;
-  /** Default: in memory. */
+  /** Default: in the state account (STORAGE_CONNECTION), beside the subscriptions. */
   readonly sweepRecords?: SweepRecords;
   /** Overrides of Graph's subscription limits, e.g. a scaled window in benchmarks. */
   readonly paceWindowMs?: number;
@@ -69,7 +69,7 @@ export interface CoreParts {
   readonly inlineBudgetMs?: number;
   /** The lifecycle intake queue. Default: none (the lifecycle endpoint answers 503). */
   readonly intake?: LifecycleIntakeQueue;
-  /** Default: in memory. */
+  /** Default: in the state account (STORAGE_CONNECTION), beside the subscriptions. */
   readonly driftRecords?: DriftRecords;
   /** Referenced encryption certificates. Default: app settings only, no Key Vault. */
   readonly certificates?: CertificateSource;
@@ -112,8 +112,9 @@ export function coreDependencies(parts: CoreParts): AppDependencies {
     graph: markingGraphSubscriptions(parts.graph, config.drift.deploymentId),
     clock,
     resync: parts.resync,
-    sweepRecords: parts.sweepRecords ?? new InMemorySweepRecords(),
-    driftRecords: parts.driftRecords ?? new InMemoryDriftRecords(),
+    // NOTE: the table clients connect on first use; parts without a state account pass their own.
+    sweepRecords: parts.sweepRecords ?? TableSweepRecords.fromConfig(config.storage),
+    driftRecords: parts.driftRecords ?? TableDriftRecords.fromConfig(config.storage),
     listPacer: new ListPacer(clock, parts.paceWindowMs),
     deploymentId: config.drift.deploymentId,
     validationTokens:
@@ -182,8 +183,6 @@ export function productionDependencies(
     store: TableSubscriptionStore.fromConfig(config.storage),
     resync: QueueResyncPublisher.fromConfig(config.storage),
     intake: QueueLifecycleIntake.fromConfig(config.storage),
-    sweepRecords: TableSweepRecords.fromConfig(config.storage),
-    driftRecords: TableDriftRecords.fromConfig(config.storage),
     graph: createGraphSubscriptions(config, {
       clock,
       retry: { timeoutMs: config.graphTimeoutMs },

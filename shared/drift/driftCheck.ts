@@ -2,14 +2,18 @@ import { isGraphError } from '../graph/graphError';
 import type { GraphSubscription } from '../graph/graphSubscriptions';
 import type { Logger } from '../logger';
 import { afterFailure, earliest } from '../renewal/outcomes';
+import { appliedDefinitionOf } from '../subscriptions/wantedState';
 import { reconcileSubscription, writeOutcome, type ReconcileDeps } from '../renewal/reconcile';
 import {
-  isClaimHeldError,
   isStoreConflictError,
   isStoreNotFoundError,
   type SubscriptionStore,
 } from '../store/subscriptionStore';
-import type { StoredSubscription } from '../subscriptions/model';
+import type {
+  AppliedDefinition,
+  ManagedSubscription,
+  StoredSubscription,
+} from '../subscriptions/model';
 import type { DriftRecords, TenantDriftRecord } from './driftRecords';
 import type { ListPacer } from './listPacer';
 import { planDrift, reconcilableFields, type Drifted, type Orphan } from './planDrift';
@@ -21,9 +25,9 @@ import { planDrift, reconcilableFields, type Drifted, type Orphan } from './plan
  *   on renew marks it, and recreated at once by the reconciler, which requests a resync with
  *   reason `notFound`;
  * - an orphan carrying this deployment's marker is deleted; any other orphan is reported;
- * - a drifted row is reported; a notification URL or certificate id that differs is PATCHed back
- *   (under a claim), and the row takes Graph's expiry and is due at once, so the next sweep
- *   renews it to the expiry we want.
+ * - a drifted row is reported; what Graph holds becomes the row's applied state, due now, and
+ *   the reconciler PATCHes a notification URL or certificate id back, or renews to the expiry
+ *   we want (see `reconcileDrift`).
  * Tenants are checked oldest-checked first; a run stops starting tenants at its deadline and the
  * next run goes on with the rest.
  */
@@ -154,6 +158,7 @@ export async function checkTenant(
     deploymentId: deps.deploymentId,
     listStartedAt,
     now: clock.now(),
+    claimTtlMs: deps.claimTtlMs,
   });
 
   let gone = 0;
@@ -314,14 +319,19 @@ async function deleteOrphan(
   return true;
 }
 
+/**
+ * A row whose Graph copy differs from what was applied: reported; then what Graph holds is
+ * written as the row's applied state (its notification URL and certificate id, its expiry), due
+ * now, and the one reconciler takes it from there: the planner sees wanted and applied differ and
+ * PATCHes under its own claim, or renews when only the expiry moved. No second Graph write path.
+ */
 async function reconcileDrift(
   deps: DriftDeps,
   drifted: Drifted,
   options: DriftRunOptions,
 ): Promise<void> {
   const { row, graph: onGraph, differences } = drifted;
-  const { tenantId, key, notificationUrl, encryptionCertificate, encryptionCertificateId } =
-    row.definition;
+  const { tenantId, key } = row.definition;
   const fields = differences.map((d) => d.field);
   deps.log.warn('subscription drifted from what was applied', {
     tenantId,
@@ -330,48 +340,36 @@ async function reconcileDrift(
     fields: fields.join(','),
   });
   if (!fields.some((f) => reconcilableFields.has(f))) return;
-  const patch = fields.includes('notificationUrl') || fields.includes('encryptionCertificateId');
-  try {
-    let current = row;
-    let expiresAt = onGraph.expirationDateTime;
-    if (patch) {
-      await deps.pacer.acquire('write', tenantId, options.signal);
-      const now = deps.clock.now();
-      current = await deps.store.claim(
-        row,
-        deps.instanceId,
-        now,
-        new Date(now.getTime() + deps.claimTtlMs),
-      );
-      try {
-        const patched = await deps.graph.update(
-          tenantId,
-          onGraph.id,
-          { notificationUrl, encryptionCertificate, encryptionCertificateId },
-          { abortSignal: options.signal },
-        );
-        expiresAt = patched.expirationDateTime;
-      } catch (e) {
-        if (!isGraphError(e)) throw e;
-        deps.log.warn('drift check could not patch a drifted subscription', {
-          tenantId,
-          key,
-          status: e.status,
-          code: e.code,
-        });
-      }
-    }
-    // NOTE: our record takes Graph's expiry and is due now: the sweep renews it to the expiry
-    // we want (and a lapsed one is recreated), with the planner's rules, not ours.
-    await writeOutcome(deps, current, (sub, now) => ({
-      ...sub,
-      claim: undefined,
-      expiresAt,
-      nextActionAt: earliest(sub.nextActionAt, now),
-      updatedAt: now,
-    }));
-  } catch (e) {
-    if (isClaimHeldError(e) || isStoreConflictError(e) || isStoreNotFoundError(e)) return;
-    throw e;
+  const written = await writeOutcome(deps, row, (sub, now) =>
+    sub.graphSubscriptionId === onGraph.id
+      ? {
+          ...sub,
+          applied: appliedOnGraph(sub, onGraph, fields),
+          expiresAt: onGraph.expirationDateTime,
+          nextActionAt: earliest(sub.nextActionAt, now),
+          updatedAt: now,
+        }
+      : sub,
+  );
+  if (written === undefined) return;
+  await reconcileSubscription(deps, written, { signal: options.signal });
+}
+
+/** The applied state with the drifted fields as Graph holds them. */
+function appliedOnGraph(
+  sub: ManagedSubscription,
+  onGraph: GraphSubscription,
+  fields: readonly string[],
+): AppliedDefinition | undefined {
+  const applied = appliedDefinitionOf(sub);
+  if (applied === undefined) return undefined;
+  const definition = { ...applied.definition };
+  if (fields.includes('notificationUrl')) definition.notificationUrl = onGraph.notificationUrl;
+  if (fields.includes('encryptionCertificateId')) {
+    // NOTE: a list does not return the certificate itself; a different id means neither is ours.
+    const id = onGraph.encryptionCertificateId;
+    definition.encryptionCertificateId = typeof id === 'string' && id !== '' ? id : undefined;
+    definition.encryptionCertificate = undefined;
   }
+  return { ...applied, definition };
 }

@@ -45,19 +45,6 @@ const recordSchema = z.object({
   error: z.string().nullable(),
 });
 
-export class InMemoryDriftRecords implements DriftRecords {
-  private readonly kept = new Map<string, TenantDriftRecord>();
-
-  record(record: TenantDriftRecord): Promise<void> {
-    this.kept.set(record.tenantId, { ...record });
-    return Promise.resolve();
-  }
-
-  all(): Promise<readonly TenantDriftRecord[]> {
-    return Promise.resolve([...this.kept.values()]);
-  }
-}
-
 /** In the subscriptions table, in a partition of its own (tenant partitions are GUIDs). */
 export const driftPartitionKey = '~drift';
 

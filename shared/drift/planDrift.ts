@@ -6,6 +6,7 @@ import {
   type DriftDifference,
 } from '../subscriptions/compare';
 import type { StoredSubscription, SubscriptionStatus } from '../subscriptions/model';
+import { claimHeldUntil } from '../subscriptions/claims';
 import { deploymentMarkerOf } from './deploymentMarker';
 
 /**
@@ -51,6 +52,8 @@ export interface DriftInput {
   /** When the first list page was asked for. */
   readonly listStartedAt: Date;
   readonly now: Date;
+  /** The claim TTL the app sets: a claim ending later is honoured only that long (claims.ts). */
+  readonly claimTtlMs?: number;
 }
 
 /** Statuses in which the row's Graph id should be live on Graph. */
@@ -69,6 +72,7 @@ export const reconcilableFields: ReadonlySet<string> = new Set([
 
 export function planDrift(input: DriftInput): DriftPlan {
   const { rows, listed, deploymentId, listStartedAt, now } = input;
+  const claimTtlMs = input.claimTtlMs ?? Number.POSITIVE_INFINITY;
   const byId = new Map(listed.map((g) => [g.id, g]));
   const referenced = new Set<string>();
   const busy: StoredSubscription[] = [];
@@ -77,7 +81,7 @@ export function planDrift(input: DriftInput): DriftPlan {
 
   for (const row of rows) {
     if (row.graphSubscriptionId !== undefined) referenced.add(row.graphSubscriptionId);
-    if (isBusy(row, listStartedAt, now)) {
+    if (isBusy(row, listStartedAt, now, claimTtlMs)) {
       busy.push(row);
       continue;
     }
@@ -107,8 +111,14 @@ export function planDrift(input: DriftInput): DriftPlan {
   return { gone, drifted, orphans, inFlight };
 }
 
-function isBusy(row: StoredSubscription, listStartedAt: Date, now: Date): boolean {
-  if (row.claim !== undefined && row.claim.until > now) return true;
+function isBusy(
+  row: StoredSubscription,
+  listStartedAt: Date,
+  now: Date,
+  claimTtlMs: number,
+): boolean {
+  // NOTE: the one "held by someone else" rule, the one the store and the planner apply.
+  if (claimHeldUntil(row, now, claimTtlMs) !== undefined) return true;
   return row.updatedAt >= listStartedAt;
 }
 

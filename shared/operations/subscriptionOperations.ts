@@ -7,8 +7,8 @@ import { isDue } from '../renewal/planRenewals';
 import { reconcileSubscription, writeOutcome, type ActionReport } from '../renewal/reconcile';
 import {
   isKeyInUseError,
-  isStoreConflictError,
   isStoreNotFoundError,
+  withConflictRetry,
   type SubscriptionStore,
 } from '../store/subscriptionStore';
 import type {
@@ -124,12 +124,15 @@ export async function applyDefinition(
       }
       return applyChange(deps, existing, definition);
     },
-    () =>
-      new OperationError(
-        409,
-        'Conflict',
-        `The subscription ${definition.key} kept changing while it was applied; try again`,
-      ),
+    {
+      exhausted: () => {
+        throw new OperationError(
+          409,
+          'Conflict',
+          `The subscription ${definition.key} kept changing while it was applied; try again`,
+        );
+      },
+    },
   );
 }
 
@@ -151,26 +154,6 @@ async function definitionWithCertificate(
     }
     throw e;
   }
-}
-
-/**
- * Runs `attempt` again (at most `attempts` times in all) while it loses a conditional write to
- * another writer (`StoreError` `conflict`); then throws `exhausted()`. The one retry loop of the
- * admin operations.
- */
-export async function withConflictRetry<T>(
-  attempt: () => Promise<T>,
-  exhausted: () => Error,
-  attempts = 3,
-): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    try {
-      return await attempt();
-    } catch (e) {
-      if (!isStoreConflictError(e)) throw e;
-    }
-  }
-  throw exhausted();
 }
 
 async function applyChange(
@@ -309,12 +292,15 @@ export async function deleteSubscription(
       const left = await deps.store.get(marked.definition.tenantId, key);
       return { deleted: left === undefined, subscription: left, action };
     },
-    () =>
-      new OperationError(
-        409,
-        'Conflict',
-        `The subscription ${key} kept changing while it was deleted; try again`,
-      ),
+    {
+      exhausted: () => {
+        throw new OperationError(
+          409,
+          'Conflict',
+          `The subscription ${key} kept changing while it was deleted; try again`,
+        );
+      },
+    },
   );
 }
 

@@ -146,6 +146,23 @@ export function afterWait(sub: ManagedSubscription, until: Date, now: Date): Man
   return { ...sub, nextActionAt: until, updatedAt: now };
 }
 
+/**
+ * A due row for which the planner finds nothing owed on Graph: whatever failed is moot (a wanted
+ * change that failed and that the owner has since withdrawn, for example), so a failing or failed
+ * row that is on Graph is active again. Found by the chaos run: such a row stayed `failed` until
+ * its next renewal.
+ */
+export function afterNothingOwed(
+  sub: ManagedSubscription,
+  until: Date,
+  now: Date,
+): ManagedSubscription {
+  const waited = afterWait(sub, until, now);
+  const failure = sub.status === 'failed' || sub.status === 'failing';
+  if (!failure || sub.graphSubscriptionId === undefined) return waited;
+  return { ...waited, status: 'active', failureCount: 0, lastError: undefined };
+}
+
 export function afterFailure(
   sub: ManagedSubscription,
   action: DecisionKind,

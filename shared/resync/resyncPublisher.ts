@@ -53,16 +53,3 @@ export function resyncMessageFor(sub: ManagedSubscription): ResyncMessage {
     requestedAt,
   };
 }
-
-/** Keeps messages in memory: for core tests, chaos runs and benchmarks. */
-export class InMemoryResyncPublisher implements ResyncPublisher {
-  readonly messages: ResyncMessage[] = [];
-  /** Set to make `publish` fail (a queue outage). */
-  failWith: Error | undefined;
-
-  publish(message: ResyncMessage): Promise<void> {
-    if (this.failWith !== undefined) return Promise.reject(this.failWith);
-    this.messages.push(message);
-    return Promise.resolve();
-  }
-}

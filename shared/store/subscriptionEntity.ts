@@ -91,57 +91,14 @@ export function isStorableKey(tenantId: string, key: string): boolean {
   return tenantIdPattern.test(tenantId) && subscriptionKeyPattern.test(key);
 }
 
-/** The properties of a `sub|` row and of its `due|` copy (identical by design). */
+/**
+ * The properties of a `sub|` row and of its `due|` copy (identical by design): what `rowSchema`
+ * (below) accepts, so the row's fields are listed once. JSON-text columns are strings here.
+ */
 // NOTE: type aliases, not interfaces: the SDK wants entities assignable to Record<string, unknown>.
-export type SubscriptionRowProperties = {
-  readonly revision: string;
-  // The definition, flat, with Graph's names.
-  readonly key: string;
-  readonly tenantId: string;
-  readonly resource: string;
-  readonly changeType: string;
-  readonly notificationUrl: string;
-  readonly lifecycleNotificationUrl?: string;
-  readonly includeResourceData: boolean;
-  readonly encryptionCertificate?: string;
-  readonly encryptionCertificateId?: string;
-  /** JSON of the certificate reference (Key Vault or app setting). */
-  readonly encryptionCertificateSource?: string;
-  readonly latestSupportedTlsVersion?: string;
-  readonly lifetimeMinutes?: number;
-  readonly notificationQueryOptions?: string;
-  readonly notificationUrlAppId?: string;
-  // What we know of its life on Graph.
-  readonly clientState: string;
-  readonly graphSubscriptionId?: string;
-  readonly expiresAt?: Date;
-  readonly status: string;
-  readonly nextActionAt: Date;
-  readonly failureCount: number;
-  readonly lastErrorCode?: string;
-  readonly lastErrorMessage?: string;
-  readonly lastErrorStatus?: number;
-  readonly lastErrorAt?: Date;
-  /** JSON array of strings: Azure Tables has no array type. */
-  readonly lastErrorRequiredPermissions?: string;
-  readonly lastRenewedAt?: Date;
-  readonly lastReauthorizedAt?: Date;
-  readonly generation: number;
-  readonly resyncRequestedAt?: Date;
-  readonly resyncReason?: string;
-  readonly resyncSignalledAt?: Date;
-  readonly pendingEventName?: string;
-  readonly pendingEventReceivedAt?: Date;
-  readonly claimOwner?: string;
-  readonly claimUntil?: Date;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-  // Wanted and applied state (absent on rows written before they were kept).
-  readonly wantedRevision?: number;
-  /** JSON of the definition the Graph subscription was created or last PATCHed with. */
-  readonly appliedDefinition?: string;
-  readonly appliedWantedRevision?: number;
-};
+export type SubscriptionRowProperties = Readonly<
+  Omit<z.input<typeof rowSchema>, 'partitionKey' | 'rowKey'>
+>;
 
 export type SubscriptionRow = SubscriptionRowProperties & {
   readonly partitionKey: string;
@@ -225,27 +182,26 @@ export function toRegistryRow(tenantId: string): RegistryRow {
   return { partitionKey: registryPartitionKey, rowKey: rowKeys.tenant(tenantId), tenantId };
 }
 
+/** The definition's own fields of `source` (a definition, or a row that holds one flat). */
+function pickDefinition(source: Readonly<Record<string, unknown>>): SubscriptionDefinition {
+  // NOTE: the names come from the definition schema, so a new field needs no second list.
+  return withoutUndefined(
+    Object.fromEntries(definitionFields.map((name) => [name, source[name]])),
+  ) as SubscriptionDefinition;
+}
+
+const definitionFields = Object.keys(subscriptionDefinitionSchema.shape);
+
 function toRowProperties(s: ManagedSubscription, revision: string): SubscriptionRowProperties {
   const d = s.definition;
   return withoutUndefined({
     revision,
-    key: d.key,
-    tenantId: d.tenantId,
-    resource: d.resource,
-    changeType: d.changeType,
-    notificationUrl: d.notificationUrl,
-    lifecycleNotificationUrl: d.lifecycleNotificationUrl,
-    includeResourceData: d.includeResourceData,
-    encryptionCertificate: d.encryptionCertificate,
-    encryptionCertificateId: d.encryptionCertificateId,
+    // The definition, flat, with Graph's names.
+    ...pickDefinition(d),
     encryptionCertificateSource:
       d.encryptionCertificateSource === undefined
         ? undefined
         : JSON.stringify(d.encryptionCertificateSource),
-    latestSupportedTlsVersion: d.latestSupportedTlsVersion,
-    lifetimeMinutes: d.lifetimeMinutes,
-    notificationQueryOptions: d.notificationQueryOptions,
-    notificationUrlAppId: d.notificationUrlAppId,
     clientState: s.clientState,
     graphSubscriptionId: s.graphSubscriptionId,
     expiresAt: s.expiresAt,
@@ -381,22 +337,7 @@ const rowSchema = z
 type ParsedRow = z.output<typeof rowSchema>;
 
 function toSubscription(row: ParsedRow): ManagedSubscription {
-  const definition: SubscriptionDefinition = withoutUndefined({
-    key: row.key,
-    tenantId: row.tenantId,
-    resource: row.resource,
-    changeType: row.changeType,
-    notificationUrl: row.notificationUrl,
-    lifecycleNotificationUrl: row.lifecycleNotificationUrl,
-    includeResourceData: row.includeResourceData,
-    encryptionCertificate: row.encryptionCertificate,
-    encryptionCertificateId: row.encryptionCertificateId,
-    encryptionCertificateSource: row.encryptionCertificateSource,
-    latestSupportedTlsVersion: row.latestSupportedTlsVersion,
-    lifetimeMinutes: row.lifetimeMinutes,
-    notificationQueryOptions: row.notificationQueryOptions,
-    notificationUrlAppId: row.notificationUrlAppId,
-  });
+  const definition = pickDefinition(row);
   return {
     definition,
     clientState: row.clientState,
@@ -593,51 +534,24 @@ export function assertStorable(subscription: ManagedSubscription): void {
  * readonly, JavaScript does not enforce it) cannot change stored state.
  */
 export function copySubscription(s: ManagedSubscription): ManagedSubscription {
-  const copyDate = (d: Date | undefined): Date | undefined =>
-    d === undefined ? undefined : new Date(d.getTime());
-  return {
-    definition: { ...s.definition },
-    clientState: s.clientState,
-    graphSubscriptionId: s.graphSubscriptionId,
-    expiresAt: copyDate(s.expiresAt),
-    status: s.status,
-    nextActionAt: new Date(s.nextActionAt.getTime()),
-    failureCount: s.failureCount,
-    lastError:
-      s.lastError === undefined
-        ? undefined
-        : {
-            code: s.lastError.code,
-            message: s.lastError.message,
-            status: s.lastError.status,
-            at: new Date(s.lastError.at.getTime()),
-            requiredPermissions:
-              s.lastError.requiredPermissions === undefined
-                ? undefined
-                : [...s.lastError.requiredPermissions],
-          },
-    lastRenewedAt: copyDate(s.lastRenewedAt),
-    lastReauthorizedAt: copyDate(s.lastReauthorizedAt),
-    generation: s.generation,
-    resyncRequestedAt: copyDate(s.resyncRequestedAt),
-    resyncReason: s.resyncReason,
-    resyncSignalledAt: copyDate(s.resyncSignalledAt),
-    pendingEvent:
-      s.pendingEvent === undefined
-        ? undefined
-        : { name: s.pendingEvent.name, receivedAt: new Date(s.pendingEvent.receivedAt.getTime()) },
-    claim:
-      s.claim === undefined
-        ? undefined
-        : { owner: s.claim.owner, until: new Date(s.claim.until.getTime()) },
-    createdAt: new Date(s.createdAt.getTime()),
-    updatedAt: new Date(s.updatedAt.getTime()),
-    wantedRevision: s.wantedRevision,
-    applied:
-      s.applied === undefined
-        ? undefined
-        : { definition: { ...s.applied.definition }, wantedRevision: s.applied.wantedRevision },
-  };
+  // NOTE: the store's token is not part of the state.
+  const { etag: _etag, ...state } = s as ManagedSubscription & { readonly etag?: string };
+  return copyData(state);
+}
+
+/**
+ * A deep copy of plain data (strings, numbers, Dates, arrays, objects), field by field whatever
+ * the fields are. Not `structuredClone`: its Dates fail `instanceof Date` inside a jest sandbox.
+ */
+function copyData<T>(value: T): T {
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => copyData(v)) as T;
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([name, v]: [string, unknown]) => [name, copyData(v)]),
+    ) as T;
+  }
+  return value;
 }
 
 /** Page size of `list`: default 100, at most 1,000 (the port's contract, shared by both stores). */

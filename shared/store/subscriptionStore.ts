@@ -48,12 +48,7 @@ export interface SubscriptionStore {
    * call. `StoreError` `claimHeld` if any claim is held at `now` (`claimHeldUntil`); an expired claim is
    * taken over. `StoreError` `conflict` if the row changed since it was read.
    */
-  claim(
-    current: StoredSubscription,
-    owner: string,
-    now: Date,
-    until: Date,
-  ): Promise<StoredSubscription>;
+  claim(current: StoredSubscription, request: ClaimRequest): Promise<StoredSubscription>;
 
   /** Removes the subscription and its indexes if its ETag is still `etag`. */
   delete(current: StoredSubscription, etag?: string): Promise<void>;
@@ -182,6 +177,13 @@ export const isStoreNotFoundError = (e: unknown): e is StoreError => isStoreErro
 export const isClaimHeldError = (e: unknown): e is StoreError => isStoreError(e, 'claimHeld');
 export const isKeyInUseError = (e: unknown): e is StoreError => isStoreError(e, 'keyInUse');
 
+/** A claim: `owner` (unique per operation, `newClaimOwner`) holds the row from `now` to `until`. */
+export interface ClaimRequest {
+  readonly owner: string;
+  readonly now: Date;
+  readonly until: Date;
+}
+
 /**
  * The claim rule both stores apply before their conditional write: the state `current` becomes
  * when `owner` takes it until `until` (so `until - now` is the claim TTL). `StoreError` `claimHeld` if a
@@ -191,9 +193,7 @@ export const isKeyInUseError = (e: unknown): e is StoreError => isStoreError(e, 
  */
 export function claimedState(
   current: StoredSubscription,
-  owner: string,
-  now: Date,
-  until: Date,
+  { owner, now, until }: ClaimRequest,
 ): ManagedSubscription {
   const { tenantId, key } = current.definition;
   if (!(until > now))
@@ -209,4 +209,24 @@ export function claimedState(
   }
   const { etag, ...subscription } = current;
   return { ...subscription, claim: { owner, until }, updatedAt: now };
+}
+
+/**
+ * The one conflict-retry loop: runs `attempt` again (at most `attempts` times in all, default 3)
+ * while it loses a conditional write to another writer (`StoreError` `conflict`; re-reading is
+ * the attempt's own business), then returns `exhausted()`, which may throw instead.
+ */
+export async function withConflictRetry<T>(
+  attempt: () => Promise<T>,
+  options: { readonly exhausted: () => T; readonly attempts?: number },
+): Promise<T> {
+  const attempts = options.attempts ?? 3;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!isStoreConflictError(e)) throw e;
+    }
+  }
+  return options.exhausted();
 }

@@ -25,29 +25,9 @@ export interface KeptRecord {
 }
 
 /** What is kept: the summary without the dry-run plan. */
-function recordable(summary: SweepSummary): SweepSummary {
+export function recordable(summary: SweepSummary): SweepSummary {
   const { planned: _planned, ...rest } = summary;
   return rest;
-}
-
-export class InMemorySweepRecords implements SweepRecords {
-  private summary: string | undefined;
-  private fleet: string | undefined;
-
-  record(summary: SweepSummary, fleet?: FleetSummary): Promise<void> {
-    if (summary.dryRun) return Promise.resolve();
-    this.summary = JSON.stringify(recordable(summary));
-    if (fleet !== undefined) this.fleet = JSON.stringify(fleet);
-    return Promise.resolve();
-  }
-
-  last(): Promise<SweepSummary | undefined> {
-    return Promise.resolve(this.summary === undefined ? undefined : parseSummary(this.summary));
-  }
-
-  kept(): Promise<KeptRecord> {
-    return Promise.resolve(keptOf({ summary: this.summary, fleet: this.fleet }));
-  }
 }
 
 /** In the subscriptions table, in a partition of its own (tenant partitions are GUIDs). */
@@ -163,7 +143,8 @@ const fleetSchema = z.object({
   expiringWithinHours: z.array(z.object({ hours: z.number(), count })),
 });
 
-function keptOf(row: { summary?: unknown; fleet?: unknown }): KeptRecord {
+/** The kept record from its stored JSON texts; an unreadable part is left out. */
+export function keptOf(row: { summary?: unknown; fleet?: unknown }): KeptRecord {
   const sweep = typeof row.summary === 'string' ? parseSummary(row.summary) : undefined;
   let fleet: FleetSummary | undefined;
   if (typeof row.fleet === 'string') {

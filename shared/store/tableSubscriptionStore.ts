@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isRestError } from '@azure/core-rest-pipeline';
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import type { Config } from '../config';
@@ -33,6 +34,7 @@ import {
 } from './subscriptionEntity';
 import {
   claimedState,
+  type ClaimRequest,
   StoreError,
   type InvalidRow,
   type ListDueOptions,
@@ -86,19 +88,9 @@ import { createTableIfMissing, statusOf, subscriptionTableClient } from './table
  * Reads: rows that fail validation are reported through `onInvalid` and skipped by `listDue` and
  * `list`, never rewritten; `get` throws `InvalidRowError` for the one row it was asked for. Filters
  * are built with the `odata` tag only. `metrics` counts entities returned and round trips, so a
- * benchmark can measure reads per due subscription. `faults.beforeWrite` lets crash-safety tests
- * fail between the writes of one state change; production wiring leaves it out.
+ * benchmark can measure reads per due subscription. (Crash-safety tests wrap the `TableClient`,
+ * devkit/storeFaults.ts, to fail between the writes of one state change.)
  */
-
-export type StoreWriteStep = 'registry' | 'reservation' | 'transaction';
-
-/** Test hook: throw (or wait) just before a write. Shared by the in-memory store. */
-export interface StoreFaults {
-  readonly beforeWrite?: (
-    step: StoreWriteStep,
-    target: { readonly tenantId: string; readonly key: string },
-  ) => void | Promise<void>;
-}
 
 export interface StoreMetrics {
   /** Entities returned by every point read and query page (registry rows included). */
@@ -108,7 +100,6 @@ export interface StoreMetrics {
 }
 
 export interface TableSubscriptionStoreOptions {
-  readonly faults?: StoreFaults;
   /** Create the table on first use (default true). */
   readonly createTable?: boolean;
 }
@@ -163,6 +154,19 @@ function encodeListToken(position: ListPosition): string {
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 
+function badListToken(): StoreError {
+  return new StoreError('badInput', {}, 'continuationToken was not issued by this store');
+}
+
+/**
+ * True when the SDK or the service refused a continuation token the caller handed back: the SDK's
+ * token format is its own (kept opaque here), so anything it throws before sending a request
+ * (not a `RestError`), or a 400 from the service, means the token was not one it issued.
+ */
+function refusedToken(e: unknown): boolean {
+  return !isRestError(e) || statusOf(e) === 400;
+}
+
 function decodeListToken(token: string): ListPosition {
   let json: unknown;
   try {
@@ -171,29 +175,8 @@ function decodeListToken(token: string): ListPosition {
     json = undefined;
   }
   const parsed = listTokenSchema.safeParse(json);
-  if (!parsed.success || (parsed.data.c !== undefined && !isServiceToken(parsed.data.c))) {
-    throw new StoreError('badInput', {}, 'continuationToken was not issued by this store');
-  }
+  if (!parsed.success) throw badListToken();
   return parsed.data;
-}
-
-/**
- * The table service's own position, as @azure/data-tables encodes it (base64 JSON with
- * `nextPartitionKey` and maybe `nextRowKey`). Checked here: the SDK throws a SyntaxError or a
- * TypeError on anything else, which would look like a fault of ours rather than a bad token.
- */
-const serviceTokenSchema = z.object({
-  nextPartitionKey: z.string().min(1),
-  nextRowKey: z.string().optional(),
-});
-
-function isServiceToken(token: string): boolean {
-  try {
-    const json: unknown = JSON.parse(Buffer.from(token, 'base64').toString('latin1'));
-    return serviceTokenSchema.safeParse(json).success;
-  } catch {
-    return false;
-  }
 }
 
 function stored(subscription: ManagedSubscription, revision: string): StoredSubscription {
@@ -234,7 +217,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
     assertStorable(subscription);
     const { tenantId, key } = subscription.definition;
     await this.ready();
-    await this.register(tenantId, key);
+    await this.register(tenantId);
     // NOTE: rows older than reservations are reserved first, so a key they hold is refused here.
     await this.reserveExistingKeys();
     await this.reserveKey(subscription);
@@ -326,13 +309,8 @@ export class TableSubscriptionStore implements SubscriptionStore {
     return stored(next, revision);
   }
 
-  async claim(
-    current: StoredSubscription,
-    owner: string,
-    now: Date,
-    until: Date,
-  ): Promise<StoredSubscription> {
-    return this.update(claimedState(current, owner, now, until), current.etag);
+  async claim(current: StoredSubscription, request: ClaimRequest): Promise<StoredSubscription> {
+    return this.update(claimedState(current, request), current.etag);
   }
 
   async delete(current: StoredSubscription, etag?: string): Promise<void> {
@@ -505,7 +483,13 @@ export class TableSubscriptionStore implements SubscriptionStore {
       .byPage(
         continuationToken === undefined ? { maxPageSize } : { maxPageSize, continuationToken },
       );
-    const next = await pages.next();
+    let next: Awaited<ReturnType<typeof pages.next>>;
+    try {
+      next = await pages.next();
+    } catch (e) {
+      if (continuationToken !== undefined && refusedToken(e)) throw badListToken();
+      throw e;
+    }
     if (next.done === true) return { entities: [], continuationToken: undefined };
     this.metrics.requests += 1;
     this.metrics.entitiesRead += next.value.length;
@@ -568,7 +552,6 @@ export class TableSubscriptionStore implements SubscriptionStore {
   private async reserveKey(subscription: ManagedSubscription): Promise<void> {
     const { tenantId, key } = subscription.definition;
     const row = toKeyReservationRow(key, tenantId, subscription.createdAt);
-    await this.options.faults?.beforeWrite?.('reservation', { tenantId, key });
     this.metrics.requests += 1;
     try {
       await this.client.createEntity(row);
@@ -666,16 +649,14 @@ export class TableSubscriptionStore implements SubscriptionStore {
     }
   }
 
-  private async register(tenantId: string, key: string): Promise<void> {
+  private async register(tenantId: string): Promise<void> {
     if (this.registered.has(tenantId)) return;
-    await this.options.faults?.beforeWrite?.('registry', { tenantId, key });
     this.metrics.requests += 1;
     await this.client.upsertEntity(toRegistryRow(tenantId), 'Merge');
     this.registered.add(tenantId);
   }
 
   private async commit(tenantId: string, key: string, actions: TransactionAction[]): Promise<void> {
-    await this.options.faults?.beforeWrite?.('transaction', { tenantId, key });
     this.metrics.requests += 1;
     try {
       await this.client.submitTransaction(actions);

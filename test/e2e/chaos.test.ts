@@ -65,6 +65,12 @@ describe('chaos run over 3 simulated days (100 subscriptions, 5 tenants)', () =>
       expect(t.faults.timeouts).toBeGreaterThan(0);
       expect(t.events.subscriptionRemoved + t.events.missed).toBeGreaterThan(0);
       expect(report.facts['failed in the revoked tenant']).not.toBe(0);
+      expect(t.adminOperations.patch + t.adminOperations.recreate).toBeGreaterThan(0);
+      expect(t.adminOperations.delete).toBeGreaterThan(0);
+      expect(t.driftChecks).toBeGreaterThan(0);
+      expect(report.invariants.map((i) => i.name)).toEqual(
+        expect.arrayContaining(['orphans', 'lapsedBeyondDrift']),
+      );
     },
     perSeedTimeoutMs,
   );

@@ -156,11 +156,20 @@ describe('drift check', () => {
       notificationUrl: 'https://elsewhere.example.com/api/notify',
     });
     h.clock.advance(hour);
+    h.sim.resetCalls();
 
     const summary = await runDriftCheck(drift);
 
     expect(summary.drifted).toBe(1);
     expect(live(row.graphSubscriptionId)?.notificationUrl).toBe(row.definition.notificationUrl);
+    // Through the one reconciler: a single PATCH, and the row's applied state is the wanted one.
+    const patches = h.sim.calls().filter((c) => c.kind === 'update');
+    expect(patches.map((c) => [c.subscriptionId, c.status])).toEqual([
+      [row.graphSubscriptionId, 200],
+    ]);
+    const after = await h.read('moved');
+    expect(after.applied?.definition.notificationUrl).toBe(row.definition.notificationUrl);
+    expect(after.claim).toBeUndefined();
     const warned = h.logs.find((l) => l.message === 'subscription drifted from what was applied');
     expect(warned?.properties).toMatchObject({ key: 'moved', fields: 'notificationUrl' });
   });

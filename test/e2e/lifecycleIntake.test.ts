@@ -7,7 +7,7 @@ import type { IntakeResult } from '../../shared/lifecycle/handleLifecycleNotific
 import { QueueLifecycleIntake } from '../../shared/lifecycle/intakeQueue';
 import { acknowledgeResync } from '../../shared/operations/subscriptionOperations';
 import { sweepAndRecord } from '../../shared/operations/sweepOperation';
-import { InMemoryResyncPublisher } from '../../shared/resync/resyncPublisher';
+import { InMemoryResyncPublisher } from '../../devkit/inMemoryRecords';
 import { runSweep } from '../../shared/renewal/sweep';
 import { rowKeys } from '../../shared/store/subscriptionEntity';
 import { subscriptionTableClient } from '../../shared/store/tableClient';

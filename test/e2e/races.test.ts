@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { subscriptionsApiHandler } from '../../functions/subscriptionsApi';
 import type { AppDependencies } from '../../shared/composition';
+import { lifecycleHandler } from '../../functions/lifecycleNotifications';
 import { recordLifecycleEvent } from '../../shared/renewal/outcomes';
+import { drainIntake } from '../../shared/lifecycle/intake';
 import { renewalDueAt } from '../../shared/renewal/planRenewals';
 import { reconcileSubscription, writeOutcome } from '../../shared/renewal/reconcile';
 import { runSweep } from '../../shared/renewal/sweep';
@@ -113,6 +115,7 @@ describe.each(workerModes)('races, %s', (mode) => {
     const key = `alt-${randomUUID().slice(0, 8)}`;
     const resource = `users/${randomUUID()}/messages`;
     await put(deps(), key, mail(resource, { changeType: 'created' }));
+    h.sim.resetCalls();
 
     const answers = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
@@ -128,6 +131,15 @@ describe.each(workerModes)('races, %s', (mode) => {
     expect(answers.filter((a) => a.status >= 500)).toEqual([]);
     const row = await expectOneLive(key, resource);
     expect(row.applied?.definition.changeType).toBe(row.definition.changeType);
+    // Each applied change is one delete and one create (Graph cannot PATCH a changeType): the
+    // first subscription and every create but the live one were deleted, each Graph id once,
+    // and no write met a 404 or a 409.
+    const creates = writes('create').filter((c) => c.status === 201);
+    const deletes = writes('delete').filter((c) => c.status < 300);
+    expect(creates.length).toBe(deletes.length);
+    expect(new Set(deletes.map((c) => c.subscriptionId)).size).toBe(deletes.length);
+    expect(h.sim.calls().filter((c) => c.status === 404 || c.status === 409)).toEqual([]);
+    expect(writes('update')).toEqual([]);
   });
 
   test('when 50 identical PUTs of a new key arrive at once, then Graph gets exactly one create', async () => {
@@ -150,6 +162,7 @@ describe.each(workerModes)('races, %s', (mode) => {
     const key = `tenants-${randomUUID().slice(0, 8)}`;
     const resource = `users/${randomUUID()}/messages`;
     const tenants = Array.from({ length: 50 }, () => randomUUID());
+    h.sim.resetCalls();
 
     const answers = await Promise.all(
       tenants.map((tenantId) => put(deps(), key, mail(resource, { tenantId }))),
@@ -160,6 +173,10 @@ describe.each(workerModes)('races, %s', (mode) => {
     expect(refused).toHaveLength(49);
     expect(refused.every((a) => JSON.stringify(a.body).includes('KeyInUse'))).toBe(true);
     await expectOneLive(key, resource);
+    expect(writes('create').map((c) => c.status)).toEqual([201]);
+    expect((await h.store.findByKey(key))?.definition.tenantId).toBe(
+      tenants[answers.findIndex((a) => a.status === 201)],
+    );
   });
 
   test('when a sweep renewal races a reauthorizationRequired event, then Graph gets one write', async () => {
@@ -193,6 +210,64 @@ describe.each(workerModes)('races, %s', (mode) => {
     await expectOneLive(key, resource);
   });
 
+  test("when Graph's reauthorizationRequired POST is drained from the intake queue while a sweep renews, then at most one write per due action and the event is answered", async () => {
+    const key = `intake-race-${randomUUID().slice(0, 8)}`;
+    const resource = `users/${randomUUID()}/messages`;
+    await put(deps(), key, mail(resource));
+    const created = await h.read(key);
+    h.clock.advance(
+      renewalDueAt(
+        created.definition,
+        created.expiresAt ?? h.clock.now(),
+        h.deps.policy,
+      ).getTime() -
+        h.clock.now().getTime() +
+        1,
+    );
+    // Graph's POST to the lifecycle endpoint: queued (202), then the queue trigger acts on it.
+    const accepted = await invokeHttp(
+      lifecycleHandler(deps()),
+      {
+        method: 'POST',
+        path: '/api/lifecycle',
+        json: {
+          value: [
+            {
+              subscriptionId: created.graphSubscriptionId,
+              subscriptionExpirationDateTime: created.expiresAt?.toISOString(),
+              tenantId: created.definition.tenantId,
+              clientState: created.clientState,
+              lifecycleEvent: 'reauthorizationRequired',
+            },
+          ],
+        },
+      },
+      'lifecycleNotifications',
+    );
+    expect(accepted.status).toBe(202);
+    h.sim.resetCalls();
+    const graphId = created.graphSubscriptionId;
+
+    const [, drained] = await Promise.all([
+      runSweep(deps(), h.deps.sweepOptions),
+      drainIntake(deps()),
+    ]);
+
+    await settle(key);
+
+    expect(drained).toMatchObject({ items: 1, failed: 0, poisoned: 0 });
+    // Two due actions (the renewal, the event): at most one write each, never a reauthorize
+    // and a PATCH together (a PATCH reauthorizes too; docs/lifecycle.md).
+    const patches = writes('update', graphId);
+    const reauthorizations = writes('reauthorize', graphId);
+    expect(patches.length + reauthorizations.length).toBeLessThanOrEqual(2);
+    expect(patches.length).toBeGreaterThanOrEqual(1);
+    expect(reauthorizations.length === 0 || patches.length === 0).toBe(true);
+    const after = await h.read(key);
+    expect([after.status, after.pendingEvent]).toEqual(['active', undefined]);
+    await expectOneLive(key, resource);
+  });
+
   test('when a DELETE races a sweep renewal, then the row and the Graph subscription are gone', async () => {
     const key = `del-sweep-${randomUUID().slice(0, 8)}`;
     const resource = `users/${randomUUID()}/messages`;
@@ -218,6 +293,9 @@ describe.each(workerModes)('races, %s', (mode) => {
     expect(
       writes('delete', created.graphSubscriptionId).filter((c) => c.status < 300),
     ).toHaveLength(1);
+    // The due renewal is one write at most, and nothing is created again after the delete.
+    expect(writes('update', created.graphSubscriptionId).length).toBeLessThanOrEqual(1);
+    expect(writes('create')).toEqual([]);
     await expectNoOrphanOnGraph();
   });
 });

@@ -1,7 +1,7 @@
 import type { AppDependencies } from '../../shared/composition';
 import { recordLifecycleEvent } from '../../shared/renewal/outcomes';
 import { runSweep } from '../../shared/renewal/sweep';
-import { InMemoryResyncPublisher } from '../../shared/resync/resyncPublisher';
+import { InMemoryResyncPublisher } from '../../devkit/inMemoryRecords';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
 import { startHarness, type Harness } from '../../devkit/appHarness';
 

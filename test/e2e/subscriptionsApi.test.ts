@@ -872,12 +872,11 @@ describe('while another instance works on the subscription', () => {
     const other = h.anotherInstance();
     const row = await h.read(key);
     const now = h.clock.now();
-    const claimed = await h.store.claim(
-      row,
-      other.instanceId,
+    const claimed = await h.store.claim(row, {
+      owner: other.instanceId,
       now,
-      new Date(now.getTime() + minute),
-    );
+      until: new Date(now.getTime() + minute),
+    });
     return { other, claimed };
   }
 

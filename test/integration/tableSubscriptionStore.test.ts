@@ -7,10 +7,8 @@ import {
 } from '../../shared/store/subscriptionEntity';
 import type { InvalidRow } from '../../shared/store/subscriptionStore';
 import { subscriptionTableClient } from '../../shared/store/tableClient';
-import {
-  TableSubscriptionStore,
-  type StoreFaults,
-} from '../../shared/store/tableSubscriptionStore';
+import { TableSubscriptionStore } from '../../shared/store/tableSubscriptionStore';
+import { withWriteFaults, type StoreFaults } from '../../devkit/storeFaults';
 import {
   collect,
   describeSubscriptionStoreContract,
@@ -46,7 +44,8 @@ function aStore(options: { faults?: StoreFaults } = {}): {
   table: TableClient;
 } {
   const table = aTable();
-  return { store: new TableSubscriptionStore(table, options), table };
+  const client = options.faults === undefined ? table : withWriteFaults(table, options.faults);
+  return { store: new TableSubscriptionStore(client), table };
 }
 
 /** An entity's own properties, without what the service adds (etag, timestamp) and `names`. */

@@ -10,7 +10,7 @@ import {
   copySubscription,
   isUnstorableSubscriptionError,
 } from '../../shared/store/subscriptionEntity';
-import type { StoreFaults, StoreWriteStep } from '../../shared/store/tableSubscriptionStore';
+import type { StoreFaults, StoreWriteStep } from '../../devkit/storeFaults';
 import type {
   ManagedSubscription,
   StoredSubscription,
@@ -599,7 +599,7 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         const created = await store.create(aPendingSubscription({ tenantId: tenantA }));
         const until = minutesAfter(referenceTime, 2);
 
-        const claimed = await store.claim(created, owner, referenceTime, until);
+        const claimed = await store.claim(created, { owner, now: referenceTime, until });
 
         expect(claimed.claim).toEqual({ owner, until });
         expect(claimed.etag).not.toBe(created.etag);
@@ -609,10 +609,14 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
       test('when another owner holds an unexpired claim, then claim fails with claimHeld', async () => {
         const created = await store.create(aPendingSubscription({ tenantId: tenantA }));
         const until = minutesAfter(referenceTime, 2);
-        const held = await store.claim(created, owner, referenceTime, until);
+        const held = await store.claim(created, { owner, now: referenceTime, until });
 
         const failure = await failureOf(
-          store.claim(held, rival, minutesAfter(referenceTime, 1), minutesAfter(referenceTime, 3)),
+          store.claim(held, {
+            owner: rival,
+            now: minutesAfter(referenceTime, 1),
+            until: minutesAfter(referenceTime, 3),
+          }),
         );
 
         expect(isClaimHeldError(failure)).toBe(true);
@@ -622,30 +626,36 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
 
       test('when the claim has expired, then another owner takes it over', async () => {
         const created = await store.create(aPendingSubscription({ tenantId: tenantA }));
-        const held = await store.claim(
-          created,
+        const held = await store.claim(created, {
           owner,
-          referenceTime,
-          minutesAfter(referenceTime, 2),
-        );
+          now: referenceTime,
+          until: minutesAfter(referenceTime, 2),
+        });
 
         const later = minutesAfter(referenceTime, 2);
-        const taken = await store.claim(held, rival, later, minutesAfter(later, 2));
+        const taken = await store.claim(held, {
+          owner: rival,
+          now: later,
+          until: minutesAfter(later, 2),
+        });
 
         expect(taken.claim).toEqual({ owner: rival, until: minutesAfter(later, 2) });
       });
 
       test('when the same owner name claims a live claim again, then it is held too (a claim is one operation)', async () => {
         const created = await store.create(aPendingSubscription({ tenantId: tenantA }));
-        const held = await store.claim(
-          created,
+        const held = await store.claim(created, {
           owner,
-          referenceTime,
-          minutesAfter(referenceTime, 2),
-        );
+          now: referenceTime,
+          until: minutesAfter(referenceTime, 2),
+        });
 
         const failure = await failureOf(
-          store.claim(held, owner, minutesAfter(referenceTime, 1), minutesAfter(referenceTime, 3)),
+          store.claim(held, {
+            owner,
+            now: minutesAfter(referenceTime, 1),
+            until: minutesAfter(referenceTime, 3),
+          }),
         );
 
         expect(isClaimHeldError(failure)).toBe(true);
@@ -657,13 +667,21 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
       test('when a claim ends far beyond the TTL, then it is honoured only for the TTL after its write', async () => {
         const created = await store.create(aPendingSubscription({ tenantId: tenantA }));
         const farFuture = minutesAfter(referenceTime, 60 * 24 * 365);
-        const held = await store.claim(created, owner, referenceTime, farFuture);
+        const held = await store.claim(created, { owner, now: referenceTime, until: farFuture });
 
         const withinTtl = await failureOf(
-          store.claim(held, rival, minutesAfter(referenceTime, 1), minutesAfter(referenceTime, 3)),
+          store.claim(held, {
+            owner: rival,
+            now: minutesAfter(referenceTime, 1),
+            until: minutesAfter(referenceTime, 3),
+          }),
         );
         const afterTtl = minutesAfter(referenceTime, 3);
-        const taken = await store.claim(held, rival, afterTtl, minutesAfter(afterTtl, 2));
+        const taken = await store.claim(held, {
+          owner: rival,
+          now: afterTtl,
+          until: minutesAfter(afterTtl, 2),
+        });
 
         expect(isClaimHeldError(withinTtl)).toBe(true);
         expect(taken.claim).toEqual({ owner: rival, until: minutesAfter(afterTtl, 2) });
@@ -674,8 +692,8 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         const until = minutesAfter(referenceTime, 2);
 
         const results = await Promise.allSettled([
-          store.claim(created, owner, referenceTime, until),
-          store.claim(created, rival, referenceTime, until),
+          store.claim(created, { owner, now: referenceTime, until }),
+          store.claim(created, { owner: rival, now: referenceTime, until }),
         ]);
 
         const winners = results.filter((r) => r.status === 'fulfilled');
@@ -692,7 +710,11 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         await store.update({ ...created, status: 'removed' }, created.etag);
 
         const failure = await failureOf(
-          store.claim(created, owner, referenceTime, minutesAfter(referenceTime, 2)),
+          store.claim(created, {
+            owner,
+            now: referenceTime,
+            until: minutesAfter(referenceTime, 2),
+          }),
         );
 
         expect(isStoreConflictError(failure)).toBe(true);
@@ -702,12 +724,11 @@ export function describeSubscriptionStoreContract(name: string, makeStore: MakeS
         await store.create(aPendingSubscription({ tenantId: tenantA }));
         const [due] = await collect(store.listDue(referenceTime));
 
-        const claimed = await store.claim(
-          due!,
+        const claimed = await store.claim(due!, {
           owner,
-          referenceTime,
-          minutesAfter(referenceTime, 2),
-        );
+          now: referenceTime,
+          until: minutesAfter(referenceTime, 2),
+        });
 
         expect(claimed.claim?.owner).toBe(owner);
       });

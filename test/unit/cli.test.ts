@@ -9,7 +9,7 @@ import { coreDependencies, type AppDependencies } from '../../shared/composition
 import { loadConfig, type Config } from '../../shared/config';
 import type { GraphSubscription, GraphSubscriptions } from '../../shared/graph/graphSubscriptions';
 import { InMemorySubscriptionStore } from '../../devkit/inMemorySubscriptionStore';
-import { InMemorySweepRecords } from '../../shared/store/sweepRecords';
+import { InMemoryDriftRecords, InMemorySweepRecords } from '../../devkit/inMemoryRecords';
 import type { ManagedSubscription } from '../../shared/subscriptions/model';
 import {
   aLastError,
@@ -108,6 +108,7 @@ async function run(
         store: world.store,
         graph: world.graph,
         sweepRecords: world.sweepRecords,
+        driftRecords: new InMemoryDriftRecords(),
       }),
       log,
     }),
@@ -397,7 +398,14 @@ describe('graph-subs apply (definitions checked before anything is stored)', () 
       out: (t) => out.push(t),
       err: (t) => seen.push(t),
       dependencies: (config, log) => ({
-        ...coreDependencies({ config, clock: world.clock, store: world.store, graph }),
+        ...coreDependencies({
+          config,
+          clock: world.clock,
+          store: world.store,
+          graph,
+          sweepRecords: world.sweepRecords,
+          driftRecords: new InMemoryDriftRecords(),
+        }),
         log,
       }),
       readFile: () => file,

@@ -1,5 +1,5 @@
 import { FleetCounter, healthSummary } from '../../shared/operations/health';
-import { InMemorySweepRecords } from '../../shared/store/sweepRecords';
+import { InMemorySweepRecords } from '../../devkit/inMemoryRecords';
 import type { SweepSummary } from '../../shared/renewal/sweep';
 import { aSubscription, minutesAfter, referenceTime } from '../support/subscriptionMother';
 

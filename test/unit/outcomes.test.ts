@@ -1,6 +1,7 @@
 import {
   afterCreated,
   afterFailure,
+  afterNothingOwed,
   afterReauthorized,
   afterRenewed,
   classifyFailure,
@@ -292,5 +293,23 @@ describe('recordLifecycleEvent', () => {
       t0,
     );
     expect(next.status).toBe('deleting');
+  });
+});
+
+describe('afterNothingOwed', () => {
+  const failed = { code: 'ExtensionError', message: 'denied', status: 403, at: at(-30) };
+
+  test.each<[string, SubscriptionOverrides, string]>([
+    ['failed on Graph', { status: 'failed', failureCount: 2, lastError: failed }, 'active'],
+    ['failing on Graph', { status: 'failing', failureCount: 1, lastError: failed }, 'active'],
+    ['active', { status: 'active' }, 'active'],
+    ['reauthorizationRequired', { status: 'reauthorizationRequired' }, 'reauthorizationRequired'],
+    ['failed, not on Graph', { status: 'failed', graphSubscriptionId: undefined }, 'failed'],
+  ])('when a due row %s owes Graph nothing, then it becomes %s', (_, overrides, expected) => {
+    const next = afterNothingOwed(subscription(overrides), at(60), t0);
+
+    expect(next.status).toBe(expected);
+    expect(next.nextActionAt).toEqual(at(60));
+    if (expected === 'active') expect([next.failureCount, next.lastError]).toEqual([0, undefined]);
   });
 });

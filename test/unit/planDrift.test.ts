@@ -76,6 +76,21 @@ describe('planDrift', () => {
     expect(plan([claimed, fresh], [])).toMatchObject({ gone: [], inFlight: 2 });
   });
 
+  test('when a claim ends far beyond the claim TTL, then it holds only the TTL after the row was written', () => {
+    // Written a day before the list, claimed for a year (a clock gone wrong, a hand edit).
+    const stuck = aSubscription({
+      updatedAt: minutesAfter(listStartedAt, -24 * 60),
+      claim: aClaim({ until: minutesAfter(now, 365 * 24 * 60) }),
+    });
+    const input = { rows: [stored(stuck)], listed: [], deploymentId: ours, listStartedAt, now };
+
+    expect(planDrift({ ...input, claimTtlMs: 60_000 })).toMatchObject({
+      gone: [{ definition: { key: stuck.definition.key } }],
+      inFlight: 0,
+    });
+    expect(planDrift(input)).toMatchObject({ gone: [], inFlight: 1 });
+  });
+
   test.each<[string | null, string]>([
     [ours, 'ours'],
     ['keeper-staging', 'foreign'],

@@ -13,8 +13,9 @@ import type {
 } from '../../shared/graph/graphSubscriptions';
 import type { LifecycleIntakeQueue } from '../../shared/lifecycle/intakeQueue';
 import type { Logger, LogProperties } from '../../shared/logger';
+import { InMemoryDriftRecords, InMemorySweepRecords } from '../../devkit/inMemoryRecords';
 import type { ResyncMessage, ResyncPublisher } from '../../shared/resync/resyncPublisher';
-import type { StoreFaults } from '../../shared/store/tableSubscriptionStore';
+import type { StoreFaults } from '../../devkit/storeFaults';
 import type { SubscriptionStore } from '../../shared/store/subscriptionStore';
 import type { CallClock, SimulatedClock } from './simulatedClock';
 
@@ -53,6 +54,8 @@ export class AppInstance {
   dead = false;
   /** Store writes left before this instance crashes (armed by the run); undefined: not armed. */
   crashAfterWrites: number | undefined;
+  /** Crash right after Graph answers the next create, before the row records it. */
+  crashAfterCreate = false;
   /** Which write it crashed before, e.g. "write 3 (transaction t1-mail-00012)". */
   crashPoint: string | undefined;
   readonly controller = new AbortController();
@@ -90,6 +93,8 @@ export class AppInstance {
       store: parts.store,
       graph: new InstanceGraph(parts.graph, this, parts.graphClock),
       resync: new InstanceQueue(parts.queue, this),
+      sweepRecords: new InMemorySweepRecords(),
+      driftRecords: new InMemoryDriftRecords(),
       ...(parts.intake === undefined ? {} : { intake: parts.intake }),
       instanceId,
     });
@@ -162,7 +167,18 @@ class InstanceGraph implements GraphSubscriptions {
     request: CreateSubscriptionRequest,
     options?: GraphCallOptions,
   ): Promise<GraphSubscription> {
-    return this.call(() => this.inner.create(tenantId, request, options));
+    return this.call(async () => {
+      const created = await this.inner.create(tenantId, request, options);
+      if (this.instance.crashAfterCreate) {
+        // NOTE: Graph has it; the worker dies before the row can say so (an orphan, unless the
+        // next attempt adopts it or the drift check deletes it).
+        this.instance.crashAfterCreate = false;
+        this.instance.crashPoint = `after Graph created ${created.id}`;
+        this.instance.crash();
+        throw new InstanceCrashedError(this.instance.instanceId);
+      }
+      return created;
+    });
   }
 
   get(tenantId: string, id: string, options?: GraphCallOptions): Promise<GraphSubscription> {

@@ -10,7 +10,7 @@ import type { SeededRandom } from './seededRandom';
  */
 
 export type ResourceKind =
-  'presence' | 'chatMessages' | 'mail' | 'events' | 'driveRoot' | 'user' | 'group';
+  'channelMessages' | 'chatMessages' | 'mail' | 'events' | 'driveRoot' | 'user' | 'group';
 
 export type LifecycleEventName = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
 
@@ -24,7 +24,7 @@ export interface ResourceMix {
   /** What the definition asks for, when less than the maximum. */
   readonly lifetimeMinutes?: number;
   readonly resource: (id: string) => string;
-  /** What the resource supports (drive roots and presence: `updated` only). */
+  /** What the resource supports (drive roots: `updated` only). */
   readonly changeType: string;
   /** docs/graph-rules.md#lifecycle-notifications: reauthorizationRequired for all; the others for some resources only. */
   readonly events: readonly LifecycleEventName[];
@@ -42,12 +42,15 @@ const allEvents: readonly LifecycleEventName[] = [
  */
 export const resourceMix: readonly ResourceMix[] = [
   {
-    kind: 'presence',
+    // NOTE: presence has no application permission (docs/permissions.md), so the 60-minute case is
+    // Teams channel messages asked for 60 minutes.
+    kind: 'channelMessages',
     share: 0.06,
-    label: 'presence',
-    maxMinutes: 60,
-    resource: (id) => `communications/presences/${id}`,
-    changeType: 'updated',
+    label: 'Teams channel messages',
+    maxMinutes: 4320,
+    lifetimeMinutes: 60,
+    resource: (id) => `teams/${id}/channels/19:${id}@thread.tacv2/messages`,
+    changeType: 'created,updated',
     events: ['reauthorizationRequired'],
   },
   {

@@ -63,6 +63,12 @@ export function formatReport(r: ChaosReport): string {
     ["429s from Graph's own limits", t.throttled],
     ['Graph API calls', t.graphCalls],
     ['crashes (restarts)', `${t.crashes} (${t.restarts})`],
+    ["of those right after Graph's create answer, before the row write", t.crashesAfterCreate],
+    [
+      'admin operations racing the sweep (patch / recreate / delete / apply again)',
+      `${t.adminOperations.patch} / ${t.adminOperations.recreate} / ${t.adminOperations.delete} / ${t.adminOperations.reapply}`,
+    ],
+    ['drift checks (hourly)', t.driftChecks],
     ['resync messages (repeats of one id)', `${t.resyncMessages} (${t.repeatedResyncMessages})`],
     ['wall time', seconds(t.wallMs)],
   ];

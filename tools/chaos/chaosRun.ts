@@ -2,7 +2,7 @@ import { createDefaultHttpClient } from '@azure/core-rest-pipeline';
 import { loadConfig, type Config } from '../../shared/config';
 import { createGraphSubscriptions } from '../../shared/graph/createGraphSubscriptions';
 import { runSweep, type SweepSummary } from '../../shared/renewal/sweep';
-import { InMemoryResyncPublisher } from '../../shared/resync/resyncPublisher';
+import { InMemoryResyncPublisher } from '../../devkit/inMemoryRecords';
 import { InMemorySubscriptionStore } from '../../devkit/inMemorySubscriptionStore';
 import type { StoredSubscription } from '../../shared/subscriptions/model';
 import { newManagedSubscription } from '../../shared/subscriptions/newSubscription';
@@ -22,6 +22,7 @@ import {
   resourceMix,
   type FleetMember,
   type LifecycleEventName,
+  type ResourceKind,
 } from './chaosFleet';
 import { startChaosGraph } from './chaosGraph';
 import { replayCommand } from './chaosProcess';
@@ -43,6 +44,13 @@ import {
 } from './invariantLedger';
 import { SeededRandom } from './seededRandom';
 import { drainIntake } from '../../shared/lifecycle/intake';
+import { runDriftCheck } from '../../shared/drift/driftCheck';
+import { OperationError } from '../../shared/operations/errors';
+import {
+  applyDefinition,
+  deleteSubscription,
+} from '../../shared/operations/subscriptionOperations';
+import type { SubscriptionDefinition } from '../../shared/subscriptions/model';
 import { InMemoryLifecycleIntake } from '../../devkit/inMemoryLifecycleIntake';
 import { CallClock, SimulatedClock, timeoutAccounting } from './simulatedClock';
 
@@ -68,6 +76,17 @@ export interface ChaosRates {
   readonly crashes: number;
   /** Share of sweeps that a second instance runs at the same time. */
   readonly overlap: number;
+  /**
+   * Admin operations per simulated day, for a fleet of up to 1,000: a notification URL change
+   * (PATCHed), a changeType change (deleted and created), or a delete applied again later; each
+   * runs through the admin API's operations while the sweep, the drift check and lifecycle
+   * events run in the same process.
+   */
+  readonly adminOperations: number;
+  /** Extra silent drops per simulated day of 29-day resources (drive roots, users, groups). */
+  readonly longLivedLost: number;
+  /** Crashes per simulated day right after Graph answered a create, before the row write. */
+  readonly crashesAfterCreate: number;
 }
 
 export const defaultChaosRates: ChaosRates = {
@@ -77,6 +96,9 @@ export const defaultChaosRates: ChaosRates = {
   lost: 8,
   crashes: 6,
   overlap: 0.1,
+  adminOperations: 48,
+  longLivedLost: 4,
+  crashesAfterCreate: 3,
 };
 
 export interface ChaosOptions {
@@ -142,7 +164,10 @@ export interface ChaosTotals {
   readonly faultsInjected: number;
   readonly throttled: number;
   readonly crashes: number;
+  readonly crashesAfterCreate: number;
   readonly restarts: number;
+  readonly adminOperations: Readonly<Record<AdminOperation, number>>;
+  readonly driftChecks: number;
   readonly resyncMessages: number;
   readonly repeatedResyncMessages: number;
   readonly wallMs: number;
@@ -179,6 +204,15 @@ const runStart = new Date('2026-03-02T00:00:00.000Z');
  * here (see timeoutAccounting), so the run need not shorten it.
  */
 export const defaultGraphTimeoutMs = 30_000;
+
+type AdminOperation = 'patch' | 'recreate' | 'delete' | 'reapply';
+
+/** A notification URL an owner moves to and back (both this app's hooks). */
+const otherNotificationUrl = 'https://hooks.example.com/api/notify-b';
+/** Resources whose changeType an owner narrows and widens again (Graph recreates for it). */
+const narrowable: ReadonlySet<ResourceKind> = new Set(['mail', 'events']);
+/** The 29-day resources: renewal weeks away, so only the drift check finds a silent drop. */
+const longLived: ReadonlySet<ResourceKind> = new Set(['driveRoot', 'user', 'group']);
 
 interface PendingDelivery {
   readonly items: LifecycleItem[];
@@ -300,7 +334,12 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
   const ledger = new InvariantLedger(fleet, revocation, {
     restoreGraceMs: 2 * periodMs,
     recoveryMs: 2 * hour,
+    // NOTE: a check cut short (its worker crashed, or Graph refused the tenant's list) leaves
+    // the tenant to the next one: two drift periods, plus the sweeps to recreate.
+    silentDropBoundMs: 2 * config.drift.periodMs + 2 * periodMs,
+    driftPeriodMs: config.drift.periodMs + 2 * periodMs,
   });
+  const driftTicks = Math.max(1, Math.round(config.drift.periodMs / periodMs));
   // NOTE: owners put their subscriptions under management over the first hour rather than all
   // at one instant, as they would; it also spreads the first creates' validation handshakes.
   const onboardingTicks = Math.min(12, totalTicks);
@@ -318,6 +357,17 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
   let generation = 0;
   let restarts = 0;
   let crashes = 0;
+  let crashesAfterCreate = 0;
+  let driftChecks = 0;
+  const adminCounts: Record<AdminOperation, number> = {
+    patch: 0,
+    recreate: 0,
+    delete: 0,
+    reapply: 0,
+  };
+  const adminDraw = random.fork('admin');
+  /** Members the owner deleted, to apply again once the row is gone. */
+  const toReapply = new Set<FleetMember>();
   const jitter = random.fork('retry-jitter');
   const graphClock = new CallClock(clock);
   const newInstance = (slot: number): AppInstance => {
@@ -349,8 +399,9 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
       onLog: (line) => {
         if (line.level === 'error' && !line.afterCrash) p.logs.push(line);
       },
-      onCrash: () => {
+      onCrash: (instance) => {
         crashes++;
+        if (instance.crashPoint?.startsWith('after Graph created') === true) crashesAfterCreate++;
       },
       planningSweepPeriodMs: options.planningSweepPeriodMs,
     });
@@ -414,6 +465,80 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
     }
   };
 
+  /** Runs `work` on `instance` as one invocation; a crash of the worker ends it quietly. */
+  const invocation = async (instance: AppInstance, work: () => Promise<unknown>) => {
+    try {
+      await context.run(instance, work);
+    } catch (e) {
+      if (instance.dead) return;
+      throw e;
+    }
+  };
+
+  /** One admin operation, through the code the admin API runs (shared/operations). */
+  const adminOperation = async (instance: AppInstance, member: FleetMember): Promise<void> => {
+    if (toReapply.has(member) || ledger.isOwnerDeleted(member)) return;
+    const wanted = ledger.wantedOf(member);
+    const current = wanted[wanted.length - 1] ?? member.definition;
+    const op: AdminOperation = adminDraw.chance(0.2)
+      ? 'delete'
+      : narrowable.has(member.mix.kind) && adminDraw.chance(0.5)
+        ? 'recreate'
+        : 'patch';
+    adminCounts[op]++;
+    if (op === 'delete') {
+      ledger.onOwnerDelete(member, clock.nowMs());
+      toReapply.add(member);
+      await invocation(instance, () =>
+        deleteSubscription(instance.deps, member.definition.key, member.definition.tenantId),
+      );
+      return;
+    }
+    const next: SubscriptionDefinition =
+      op === 'patch'
+        ? {
+            ...current,
+            notificationUrl:
+              current.notificationUrl === otherNotificationUrl
+                ? member.definition.notificationUrl
+                : otherNotificationUrl,
+          }
+        : {
+            ...current,
+            changeType:
+              current.changeType === member.definition.changeType
+                ? 'created,updated'
+                : member.definition.changeType,
+          };
+    ledger.onOwnerChange(member, next, op === 'recreate');
+    await invocation(instance, () => applyDefinition(instance.deps, next)).catch((e: unknown) => {
+      // NOTE: a 409 (the row is being deleted, or kept changing) is an answer, not a fault.
+      if (!(e instanceof OperationError)) throw e;
+    });
+  };
+
+  /** Applies again what the owner deleted, once the row is gone. */
+  const reapply = async (instance: AppInstance, member: FleetMember): Promise<void> => {
+    const { tenantId, key } = member.definition;
+    const row = await store.get(tenantId, key);
+    if (row !== undefined && row.status !== 'deleting') {
+      // The delete was never stored (the worker crashed first): nothing to apply again.
+      toReapply.delete(member);
+      ledger.onOwnerDeleteUndone(member);
+      return;
+    }
+    if (row !== undefined) return;
+    adminCounts.reapply++;
+    const wanted = ledger.wantedOf(member);
+    const definition = wanted[wanted.length - 1] ?? member.definition;
+    await invocation(instance, () => applyDefinition(instance.deps, definition));
+    const applied = await store.get(tenantId, key);
+    if (applied !== undefined) {
+      toReapply.delete(member);
+      ledger.onOwnerReapplied(member, applied);
+    }
+  };
+
   for (let tick = 0; tick < totalTicks; tick++) {
     const tickAt = startMs + tick * periodMs;
     clock.advanceTo(tickAt);
@@ -450,9 +575,19 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
           if (event !== 'reauthorizationRequired') ledger.onEventSent(target.member, event, nowMs);
         }
       }
-      for (let n = perTick(rates.lost); n > 0; n--) {
-        const target = pickTarget(schedule, fleet, ledger, rows, () => true);
-        if (target !== undefined && (await graph.lose(target.graphId))) silentLosses++;
+      const lose = async (eligible: (m: FleetMember) => boolean) => {
+        const target = pickTarget(schedule, fleet, ledger, rows, eligible);
+        if (target !== undefined && (await graph.lose(target.graphId))) {
+          silentLosses++;
+          ledger.onSilentDrop(target.member, nowMs);
+        }
+      };
+      for (let n = perTick(rates.lost); n > 0; n--) await lose(() => true);
+      for (let n = perTick(rates.longLivedLost); n > 0; n--) {
+        await lose((m) => longLived.has(m.mix.kind));
+      }
+      for (let n = crashSchedule.poisson(rates.crashesAfterCreate / ticksPerDay); n > 0; n--) {
+        crashSchedule.pick(instances).crashAfterCreate = true;
       }
       for (let n = crashSchedule.poisson(rates.crashes / ticksPerDay); n > 0; n--) {
         const victim = crashSchedule.pick(instances);
@@ -473,7 +608,53 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
     const started: Promise<void>[] = [];
     let overlapStarted = !overlap;
     let deliveryStarted = toDeliver.length === 0;
+    // Admin operations and the drift check, started while the sweep runs (one process).
+    const others: { at: number; start: () => Promise<void> }[] = [];
+    const anyLive = () => {
+      const live = instances.filter((i) => !i.dead);
+      return live.length === 0 ? undefined : adminDraw.pick(live);
+    };
+    if (!quiet) {
+      for (let n = adminDraw.poisson((rates.adminOperations * scale) / ticksPerDay); n > 0; n--) {
+        if (registered.length === 0) break;
+        const member = adminDraw.pick(registered);
+        others.push({
+          at: adminDraw.int(0, 8),
+          start: async () => {
+            const instance = anyLive();
+            if (instance !== undefined) await adminOperation(instance, member);
+          },
+        });
+      }
+    }
+    for (const member of [...toReapply]) {
+      others.push({
+        at: adminDraw.int(0, 8),
+        start: async () => {
+          const instance = anyLive();
+          if (instance !== undefined) await reapply(instance, member);
+        },
+      });
+    }
+    if (tick % driftTicks === driftTicks - 1) {
+      driftChecks++;
+      others.push({
+        at: adminDraw.int(0, 8),
+        start: async () => {
+          const instance = anyLive();
+          if (instance !== undefined) {
+            await invocation(instance, () =>
+              runDriftCheck(instance.deps, { signal: instance.controller.signal }),
+            );
+          }
+        },
+      });
+    }
     const startOthers = (done: number) => {
+      for (const other of others.filter((o) => done >= o.at)) {
+        others.splice(others.indexOf(other), 1);
+        started.push(other.start());
+      }
       if (!overlapStarted && done >= startOverlapAt) {
         overlapStarted = true;
         overlapping++;
@@ -558,7 +739,10 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
       faultsInjected: faultsOf(counters),
       throttled: counters.throttled,
       crashes,
+      crashesAfterCreate,
       restarts,
+      adminOperations: adminCounts,
+      driftChecks,
       resyncMessages: ledger.messages,
       repeatedResyncMessages: ledger.repeatedMessages,
       wallMs,
@@ -569,6 +753,9 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
       'failed in the revoked tenant': facts.failedInRevokedTenant,
       'of those active again after the restore': facts.recoveredAfterRestore,
       'silent losses not yet noticed (no renewal due yet)': facts.lossesNotYetNoticed,
+      'lapsed minutes per silent drop (max / mean; replaced / of all)': `${facts.lapsedMinutesMax} / ${facts.lapsedMinutesMean}; ${facts.lapsedMinutes.length} / ${facts.silentDrops}`,
+      'silent drops replaced within one drift period (+2 sweeps)': facts.withinOneDriftPeriod,
+      'orphans on Graph deleted by the app (drift check)': facts.orphansDeletedByApp,
       'reauthorizationRequired unanswered after 1 h (outside the revocation)':
         facts.unansweredExamples.length === 0
           ? facts.unansweredReauthorizations

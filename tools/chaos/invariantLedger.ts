@@ -1,5 +1,5 @@
 import type { ResyncMessage } from '../../shared/resync/resyncPublisher';
-import type { StoredSubscription } from '../../shared/subscriptions/model';
+import type { StoredSubscription, SubscriptionDefinition } from '../../shared/subscriptions/model';
 import { memberKey, type FleetMember, type ResourceKind } from './chaosFleet';
 import type { GraphObservation } from './graphSide';
 
@@ -16,7 +16,9 @@ export type InvariantName =
   | 'unsignalled'
   | 'failedOutsideRevocation'
   | 'failedNotRecovered'
-  | 'deletedByApp';
+  | 'deletedByApp'
+  | 'orphans'
+  | 'lapsedBeyondDrift';
 
 export interface InvariantResult {
   readonly name: InvariantName;
@@ -66,6 +68,13 @@ export interface RevocationWindow {
 export interface LedgerPolicy {
   /** A lapse within this long after the restore is the restore's, not the app's. */
   readonly restoreGraceMs: number;
+  /**
+   * The longest a silent drop may go unnoticed: the drift period plus the sweep periods it may
+   * take to reach the tenant and recreate.
+   */
+  readonly silentDropBoundMs: number;
+  /** One drift period plus two sweeps: what a drop costs when the first check after it runs whole. */
+  readonly driftPeriodMs: number;
   /** A `failed` subscription must be `active` again within this long after the restore. */
   readonly recoveryMs: number;
 }
@@ -85,6 +94,13 @@ interface Expectation {
 interface PendingLoss {
   readonly kind: 'recreatedAfterNotFound' | 'recreatedAfterExpiry';
   readonly atMs: number;
+}
+
+/** A subscription Graph dropped without telling anyone, and when a new one took its place. */
+interface SilentDrop {
+  readonly member: FleetMember;
+  readonly atMs: number;
+  recoveredAtMs?: number;
 }
 
 const maxExamples = 5;
@@ -113,6 +129,17 @@ export class InvariantLedger {
   private readonly unansweredReauthorizations = new Set<string>();
   private readonly unansweredExamples: string[] = [];
   private satisfied = 0;
+  /** What the owner wants now: the fleet's definition, or the one an admin operation stored. */
+  private readonly wanted = new Map<string, SubscriptionDefinition[]>();
+  /** Graph deletions the owner asked for (a delete, or a change Graph applies by recreating). */
+  private readonly ownerDeletions = new Map<string, number>();
+  /** Keys the owner deleted and has not applied again yet: their row may be missing. */
+  private readonly ownerDeleted = new Set<string>();
+  /** The Graph id each row pointed at after the last tick. */
+  private readonly rowGraphIds = new Map<string, string | undefined>();
+  private readonly drops: SilentDrop[] = [];
+  private orphansDeletedByApp = 0;
+  private exemptDrops = 0;
   private maxSignalDelayMs = 0;
   messages = 0;
   repeatedMessages = 0;
@@ -131,6 +158,60 @@ export class InvariantLedger {
   /** The clientState each row was stored with: it must never change. */
   rememberClientState(member: FleetMember, clientState: string): void {
     this.clientStates.set(memberKey(member), clientState);
+  }
+
+  /**
+   * An admin operation stores `definition` for the member (it may not have: a crash, a race);
+   * the row is then expected to hold the old or the new one, whichever it shows next.
+   * `replacesOnGraph`: Graph applies it by a delete and a create.
+   */
+  onOwnerChange(
+    member: FleetMember,
+    definition: SubscriptionDefinition,
+    replacesOnGraph: boolean,
+  ): void {
+    const key = memberKey(member);
+    this.wanted.set(key, [...this.wantedOf(member), definition]);
+    if (replacesOnGraph) this.ownerDeletions.set(key, (this.ownerDeletions.get(key) ?? 0) + 1);
+  }
+
+  /** The owner deleted the member's subscription (or tried to). */
+  onOwnerDelete(member: FleetMember, atMs: number): void {
+    const key = memberKey(member);
+    this.ownerDeleted.add(key);
+    // NOTE: a loss before the owner's delete is the owner's to resync from: the subscription
+    // they apply again starts afresh (no resync request), and no one is owed a replacement.
+    this.pendingLosses.delete(key);
+    for (const drop of this.drops) {
+      if (drop.member === member && drop.recoveredAtMs === undefined) drop.recoveredAtMs = atMs;
+    }
+    this.ownerDeletions.set(key, (this.ownerDeletions.get(key) ?? 0) + 1);
+  }
+
+  /** The delete was never stored (a crash first): the row stays wanted. */
+  onOwnerDeleteUndone(member: FleetMember): void {
+    this.ownerDeleted.delete(memberKey(member));
+  }
+
+  /** The owner applied the member again after deleting it: a new row and clientState. */
+  onOwnerReapplied(member: FleetMember, row: StoredSubscription): void {
+    const key = memberKey(member);
+    this.ownerDeleted.delete(key);
+    this.wanted.set(key, [row.definition]);
+    this.clientStates.set(key, row.clientState);
+  }
+
+  isOwnerDeleted(member: FleetMember): boolean {
+    return this.ownerDeleted.has(memberKey(member));
+  }
+
+  wantedOf(member: FleetMember): readonly SubscriptionDefinition[] {
+    return this.wanted.get(memberKey(member)) ?? [member.definition];
+  }
+
+  /** Graph dropped the member's subscription silently at `atMs`. */
+  onSilentDrop(member: FleetMember, atMs: number): void {
+    this.drops.push({ member, atMs });
   }
 
   /** Graph ids live for this member at the last observation. */
@@ -154,13 +235,25 @@ export class InvariantLedger {
         else this.count('lapses', member, where);
         this.addPendingLoss(key, { kind: 'recreatedAfterExpiry', atMs: gone.expiresAtMs });
       } else if (gone.cause === 'lost') {
-        this.addPendingLoss(key, { kind: 'recreatedAfterNotFound', atMs: gone.expiresAtMs });
+        // NOTE: since the drop (not the expiry it would have had): the drift check recreates long
+        // before that, and the resync it requests must come after the drop.
+        const dropped = this.drops.filter((d) => d.member === member && d.atMs <= o.nowMs);
+        const atMs = dropped[dropped.length - 1]?.atMs ?? Math.min(gone.expiresAtMs, o.nowMs);
+        this.addPendingLoss(key, { kind: 'recreatedAfterNotFound', atMs });
       } else if (gone.cause === 'deleted') {
-        this.count(
-          'deletedByApp',
-          member,
-          `${member.definition.key} ${gone.id} at ${iso(o.nowMs)}`,
-        );
+        const asked = this.ownerDeletions.get(key) ?? 0;
+        if (asked > 0) {
+          this.ownerDeletions.set(key, asked - 1);
+        } else if (this.rowGraphIds.has(key) && this.rowGraphIds.get(key) !== gone.id) {
+          // NOTE: no row pointed at it: an orphan (a create whose row write never happened).
+          this.orphansDeletedByApp++;
+        } else {
+          this.count(
+            'deletedByApp',
+            member,
+            `${member.definition.key} ${gone.id} at ${iso(o.nowMs)}`,
+          );
+        }
       }
     }
     for (const fact of o.appeared) {
@@ -173,6 +266,15 @@ export class InvariantLedger {
         this.liveIds.set(key, ids);
       }
       ids.add(fact.id);
+      for (const drop of this.drops) {
+        if (
+          drop.member === member &&
+          drop.recoveredAtMs === undefined &&
+          drop.atMs <= fact.createdAtMs
+        ) {
+          drop.recoveredAtMs = fact.createdAtMs;
+        }
+      }
       // A new subscription for a key whose previous one was lost or expired: a 404 recreation.
       const losses = this.pendingLosses.get(key) ?? [];
       const before = losses.filter((l) => l.atMs <= fact.createdAtMs);
@@ -233,8 +335,23 @@ export class InvariantLedger {
     for (const [key, row] of rows) {
       const member = this.members.get(key);
       if (member === undefined) continue;
-      const problem =
-        row === undefined ? 'row missing' : corruption(member, row, this.clientStates.get(key));
+      this.rowGraphIds.set(key, row?.graphSubscriptionId);
+      if (this.ownerDeleted.has(key)) continue;
+      // NOTE: after an admin operation the row holds the old definition or the new one; the
+      // one it shows is what the owner wants from then on.
+      let problem: string | undefined;
+      if (row === undefined) {
+        problem = 'row missing';
+      } else {
+        const clientState = this.clientStates.get(key);
+        const wanted = this.wantedOf(member);
+        const matching = wanted.find((d) => corruption(d, row, clientState) === undefined);
+        if (matching === undefined) {
+          problem = corruption(wanted[wanted.length - 1] ?? member.definition, row, clientState);
+        } else {
+          this.wanted.set(key, [matching]);
+        }
+      }
       if (problem !== undefined && !this.lostKeys.has(key)) {
         this.lostKeys.add(key);
         this.count('lost', member, `${member.definition.key}: ${problem}`);
@@ -287,6 +404,27 @@ export class InvariantLedger {
       );
     }
     this.open = [];
+    for (const [key, ids] of this.liveIds) {
+      const member = this.members.get(key);
+      if (member === undefined) continue;
+      for (const id of ids) {
+        if (id === this.rowGraphIds.get(key)) continue;
+        this.count('orphans', member, `${member.definition.key} (${member.mix.label}) ${id}`);
+      }
+    }
+    for (const drop of this.drops) {
+      const lapsedMs = (drop.recoveredAtMs ?? nowMs) - drop.atMs;
+      if (lapsedMs <= this.policy.silentDropBoundMs) continue;
+      if (this.exemptDrop(drop)) {
+        this.exemptDrops++;
+        continue;
+      }
+      this.count(
+        'lapsedBeyondDrift',
+        drop.member,
+        `${drop.member.definition.key} (${drop.member.mix.label}) dropped at ${iso(drop.atMs)}, ${Math.round(lapsedMs / 60_000)} min without a subscription`,
+      );
+    }
     if (nowMs >= this.revocation.restoredAtMs + this.policy.recoveryMs) {
       for (const key of this.everFailed) {
         const member = this.members.get(key);
@@ -340,6 +478,15 @@ export class InvariantLedger {
         'a failed subscription of the revoked tenant not active again after the restore',
       ),
       result('deletedByApp', 'a wanted Graph subscription deleted before its expiry by the app'),
+      result('orphans', 'a live Graph subscription at the end that no row points at'),
+      result(
+        'lapsedBeyondDrift',
+        `a silent drop not replaced within two drift periods (a check cut short leaves it to the next) plus two sweeps (${Math.round(this.policy.silentDropBoundMs / 60_000)} min)`,
+        {
+          count: this.exemptDrops,
+          why: 'dropped in the revoked tenant while permission was revoked (or just before)',
+        },
+      ),
     ];
   }
 
@@ -352,7 +499,16 @@ export class InvariantLedger {
     readonly unansweredReauthorizations: number;
     readonly unansweredExamples: readonly string[];
     readonly lossesNotYetNoticed: number;
+    readonly silentDrops: number;
+    readonly lapsedMinutesMax: number;
+    readonly lapsedMinutesMean: number;
+    readonly lapsedMinutes: readonly number[];
+    readonly orphansDeletedByApp: number;
+    readonly withinOneDriftPeriod: number;
   } {
+    const lapsed = this.drops
+      .filter((d) => d.recoveredAtMs !== undefined)
+      .map((d) => Math.round(((d.recoveredAtMs ?? d.atMs) - d.atMs) / 60_000));
     let notNoticed = 0;
     for (const losses of this.pendingLosses.values()) notNoticed += losses.length;
     return {
@@ -363,6 +519,13 @@ export class InvariantLedger {
       unansweredReauthorizations: this.unansweredReauthorizations.size,
       unansweredExamples: this.unansweredExamples,
       lossesNotYetNoticed: notNoticed,
+      silentDrops: this.drops.length,
+      lapsedMinutesMax: lapsed.reduce((a, b) => Math.max(a, b), 0),
+      lapsedMinutesMean:
+        lapsed.length === 0 ? 0 : Math.round(lapsed.reduce((a, b) => a + b, 0) / lapsed.length),
+      lapsedMinutes: lapsed,
+      orphansDeletedByApp: this.orphansDeletedByApp,
+      withinOneDriftPeriod: lapsed.filter((m) => m * 60_000 <= this.policy.driftPeriodMs).length,
     };
   }
 
@@ -372,6 +535,16 @@ export class InvariantLedger {
       tenantId.toLowerCase() === r.tenantId &&
       atMs >= r.revokedAtMs &&
       atMs <= r.restoredAtMs + this.policy.restoreGraceMs
+    );
+  }
+
+  /** A drop the app could not repair: its tenant's permission was revoked within the bound. */
+  private exemptDrop(drop: SilentDrop): boolean {
+    const r = this.revocation;
+    return (
+      drop.member.definition.tenantId.toLowerCase() === r.tenantId &&
+      drop.atMs + this.policy.silentDropBoundMs >= r.revokedAtMs &&
+      drop.atMs <= r.restoredAtMs + this.policy.restoreGraceMs
     );
   }
 
@@ -396,11 +569,10 @@ function resourceKeyOf(tenantId: string, resource: string): string {
 }
 
 function corruption(
-  member: FleetMember,
+  want: SubscriptionDefinition,
   row: StoredSubscription,
   clientState: string | undefined,
 ): string | undefined {
-  const want = member.definition;
   const got = row.definition;
   for (const field of [
     'key',
