@@ -38,18 +38,6 @@ const api = read('infra', 'app', 'api.bicep');
 const main = read('infra', 'main.bicep');
 const rbac = read('infra', 'app', 'rbac.bicep');
 
-/**
- * The identity settings the settings issue (#13) introduces, by the names it gave. They join the
- * settings catalogue when that work is merged; until then this list stands in for those entries.
- */
-const settingsOfIssue13 = [
-  'GRAPH_CREDENTIAL',
-  'GRAPH_TENANT_ID',
-  'GRAPH_CLIENT_ID',
-  'GRAPH_MANAGED_IDENTITY_CLIENT_ID',
-  'GRAPH_CLIENT_SECRET',
-  'GRAPH_CLIENT_CERTIFICATE',
-];
 /** Read by the Functions host and the Application Insights integration, not by our code. */
 const platformSettings = [
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -134,11 +122,7 @@ describe('infra/: app settings', () => {
             connectionProperties.includes(property)
           );
         }
-        return (
-          !catalogue.has(name) &&
-          !settingsOfIssue13.includes(name) &&
-          !platformSettings.includes(name)
-        );
+        return !catalogue.has(name) && !platformSettings.includes(name);
       });
       expect(unknown).toEqual([]);
     },
