@@ -19,7 +19,7 @@ import { deploymentMarkerOf } from './deploymentMarker';
  *   marker) are reported and never deleted.
  * - A row whose Graph copy differs from what we applied is `drifted`: reported and reconciled.
  *
- * Rows that changed while or after the list was taken, or that a writer holds (a claim), are
+ * Rows that changed after the list was asked for, or that a writer holds (a claim), are
  * left alone this time: the list may predate their Graph call. Orphans that such a row may own
  * (same resource and change type) are left alone too, so a create in flight is never undone.
  */
@@ -119,7 +119,12 @@ function isBusy(
 ): boolean {
   // NOTE: the one "held by someone else" rule, the one the store and the planner apply.
   if (claimHeldUntil(row, now, claimTtlMs) !== undefined) return true;
-  return row.updatedAt >= listStartedAt;
+  // NOTE: strictly after. A row written at the very instant the list started was written after
+  // Graph answered the call it records, and the list was asked for after that; should Graph's
+  // list still lack its id, the GET that confirms "gone" finds it and nothing changes. Treating
+  // equality as busy skipped such a row for a whole period wherever a clock's resolution puts a
+  // write and the list start on the same instant (the chaos run's clock stands still in a tick).
+  return row.updatedAt > listStartedAt;
 }
 
 function mayOwn(row: StoredSubscription, g: GraphSubscription): boolean {

@@ -76,6 +76,18 @@ describe('planDrift', () => {
     expect(plan([claimed, fresh], [])).toMatchObject({ gone: [], inFlight: 2 });
   });
 
+  test('when a row was written at the instant the list started, then it is checked now, not next time', () => {
+    // Its write followed Graph's answer, and the list was asked for after that: a missing id is
+    // gone (the drift check still confirms it with a GET before recreating).
+    const atStart = aSubscription({ updatedAt: listStartedAt });
+    const later = aSubscription({ updatedAt: new Date(listStartedAt.getTime() + 1) });
+
+    expect(plan([atStart, later], [])).toMatchObject({
+      gone: [{ definition: { key: atStart.definition.key } }],
+      inFlight: 1,
+    });
+  });
+
   test('when a claim ends far beyond the claim TTL, then it holds only the TTL after the row was written', () => {
     // Written a day before the list, claimed for a year (a clock gone wrong, a hand edit).
     const stuck = aSubscription({
