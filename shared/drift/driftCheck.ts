@@ -1,7 +1,7 @@
 import { isGraphError } from '../graph/graphError';
 import type { GraphSubscription } from '../graph/graphSubscriptions';
 import type { Logger } from '../logger';
-import { afterFailure, earliest } from '../renewal/outcomes';
+import { afterFailure, classifyFailure, earliest } from '../renewal/outcomes';
 import { appliedDefinitionOf } from '../subscriptions/wantedState';
 import { reconcileSubscription, writeOutcome, type ReconcileDeps } from '../renewal/reconcile';
 import {
@@ -29,7 +29,9 @@ import { planDrift, reconcilableFields, type Drifted, type Orphan } from './plan
  *   the reconciler PATCHes a notification URL or certificate id back, or renews to the expiry
  *   we want (see `reconcileDrift`).
  * Tenants are checked oldest-checked first; a run stops starting tenants at its deadline and the
- * next run goes on with the rest.
+ * next run goes on with the rest. A tenant whose list, or the GET confirming a missing id, failed
+ * transiently (timeout, 429, 5xx after the retry policy gave up) is checked once more after the
+ * others, so one fault does not cost a silent drop a whole period.
  */
 
 export interface DriftDeps extends ReconcileDeps {
@@ -77,30 +79,37 @@ export async function runDriftCheck(
     (a, b) => (lastChecked.get(a) ?? -Infinity) - (lastChecked.get(b) ?? -Infinity),
   );
   const total = emptyTotals();
-  let tenantsChecked = 0;
-  for (const tenantId of tenants) {
+  const checked = new Set<string>();
+  // NOTE: each tenant at most twice: once in order, once more after the others when a transient
+  // failure left something unchecked.
+  const queue = tenants.map((tenantId) => ({ tenantId, retry: false }));
+  for (const { tenantId, retry } of queue) {
     if (options.deadline !== undefined && deps.clock.now() >= options.deadline) break;
     if (options.signal?.aborted === true) break;
-    const { record, listRequests } = await checkTenant(deps, tenantId, options);
+    const { record, listRequests, transientFailure } = await checkTenant(deps, tenantId, options);
     total.listRequests += listRequests;
+    if (transientFailure && !retry) queue.push({ tenantId, retry: true });
     if (record.error !== null) {
-      total.errors++;
+      if (!transientFailure || retry) total.errors++;
       continue;
     }
-    tenantsChecked++;
-    total.listed += record.listed;
+    const first = !checked.has(tenantId);
+    checked.add(tenantId);
+    if (first) total.listed += record.listed;
     total.gone += record.gone;
     total.recreated += record.recreated;
-    total.orphansFound += record.orphansFound;
     total.orphansDeleted += record.orphansDeleted;
-    total.orphansReported += record.orphansReported;
-    total.drifted += record.drifted;
+    if (first) {
+      total.orphansFound += record.orphansFound;
+      total.orphansReported += record.orphansReported;
+      total.drifted += record.drifted;
+    }
   }
   return {
     startedAt: startedAt.toISOString(),
     finishedAt: deps.clock.now().toISOString(),
-    tenantsChecked,
-    tenantsLeft: tenants.length - tenantsChecked,
+    tenantsChecked: checked.size,
+    tenantsLeft: tenants.length - checked.size,
     ...total,
   };
 }
@@ -123,7 +132,12 @@ export async function checkTenant(
   deps: DriftDeps,
   tenantId: string,
   options: DriftRunOptions = {},
-): Promise<{ readonly record: TenantDriftRecord; readonly listRequests: number }> {
+): Promise<{
+  readonly record: TenantDriftRecord;
+  readonly listRequests: number;
+  /** The list, or a GET confirming a missing id, failed transiently: worth another try. */
+  readonly transientFailure: boolean;
+}> {
   const { clock, log } = deps;
   const listStartedAt = clock.now();
   let listRequests = 0;
@@ -148,6 +162,7 @@ export async function checkTenant(
     return {
       record: { ...emptyRecord(tenantId, clock.now()), error: e.code },
       listRequests,
+      transientFailure: classifyFailure(e) === 'transient',
     };
   }
 
@@ -163,10 +178,12 @@ export async function checkTenant(
 
   let gone = 0;
   let recreated = 0;
+  let unconfirmed = 0;
   for (const row of plan.gone) {
     const outcome = await recreateGone(deps, row, options);
-    if (outcome !== 'stillThere') gone++;
+    if (outcome === 'recreated' || outcome === 'marked') gone++;
     if (outcome === 'recreated') recreated++;
+    if (outcome === 'unconfirmed') unconfirmed++;
   }
   let orphansDeleted = 0;
   let orphansReported = 0;
@@ -205,7 +222,7 @@ export async function checkTenant(
     drifted: record.drifted,
     inFlight: plan.inFlight,
   });
-  return { record, listRequests };
+  return { record, listRequests, transientFailure: unconfirmed > 0 };
 }
 
 function emptyRecord(tenantId: string, at: Date): TenantDriftRecord {
@@ -234,7 +251,7 @@ async function tenantRows(store: SubscriptionStore, tenantId: string) {
   return rows;
 }
 
-type GoneOutcome = 'recreated' | 'marked' | 'stillThere';
+type GoneOutcome = 'recreated' | 'marked' | 'stillThere' | 'unconfirmed';
 
 /**
  * The same transition as a 404 on renew (status `removed`, due now, last error 404), written
@@ -262,7 +279,7 @@ async function recreateGone(
         status: e.status,
         code: e.code,
       });
-      return 'stillThere';
+      return classifyFailure(e) === 'transient' ? 'unconfirmed' : 'stillThere';
     }
   }
   const now = deps.clock.now();

@@ -82,6 +82,30 @@ describe('drift check', () => {
     expect(live(before.graphSubscriptionId)).toBeUndefined();
   });
 
+  test.each(['list', 'get'] as const)(
+    'when the %s of a check fails transiently, then the tenant is checked once more in the same run and the drop is recreated',
+    async (kind) => {
+      await h.manage({
+        key: 'drive',
+        resource: `drives/${randomUUID()}/root`,
+        changeType: 'updated',
+      });
+      await sweep();
+      const before = await h.read('drive');
+      h.sim.loseSubscription(before.graphSubscriptionId!);
+      h.clock.advance(hour);
+      // Every attempt of one call (the first and its four retries) answers 500.
+      h.sim.injectFault({ match: { kind }, status: 500, times: 5 });
+
+      const summary = await runDriftCheck(drift);
+
+      const after = await h.read('drive');
+      expect(summary).toMatchObject({ tenantsChecked: 1, tenantsLeft: 0, recreated: 1, errors: 0 });
+      expect(after).toMatchObject({ status: 'active', resyncReason: 'notFound' });
+      expect(live(after.graphSubscriptionId)).toBeDefined();
+    },
+  );
+
   test('when Graph created a subscription and the app crashed before writing the row, then the drift check finds the orphan and deletes it, and the sweep creates one', async () => {
     const pending = await h.manage({ key: 'crashed' });
     // What the reconciler sends, through the app's (marking) client; the write never happens.
