@@ -334,10 +334,9 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
   const ledger = new InvariantLedger(fleet, revocation, {
     restoreGraceMs: 2 * periodMs,
     recoveryMs: 2 * hour,
-    // NOTE: a check cut short (its worker crashed, or Graph refused the tenant's list) leaves
-    // the tenant to the next one: two drift periods, plus the sweeps to recreate.
-    silentDropBoundMs: 2 * config.drift.periodMs + 2 * periodMs,
-    driftPeriodMs: config.drift.periodMs + 2 * periodMs,
+    // NOTE: the next check finds a drop, and the sweeps recreate what it could not; a check a
+    // crash cut short leaves its tenants to the next one (exempt, counted apart).
+    silentDropBoundMs: config.drift.periodMs + 2 * periodMs,
   });
   const driftTicks = Math.max(1, Math.round(config.drift.periodMs / periodMs));
   // NOTE: owners put their subscriptions under management over the first hour rather than all
@@ -642,11 +641,23 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
         at: adminDraw.int(0, 8),
         start: async () => {
           const instance = anyLive();
-          if (instance !== undefined) {
-            await invocation(instance, () =>
-              runDriftCheck(instance.deps, { signal: instance.controller.signal }),
-            );
-          }
+          if (instance === undefined) return;
+          const startedAtMs = clock.nowMs();
+          await invocation(instance, () =>
+            runDriftCheck(instance.deps, { signal: instance.controller.signal }),
+          );
+          if (!instance.dead) return;
+          // The worker crashed during the check: the tenants it had not recorded wait a period.
+          const checked = new Set(
+            (await instance.deps.driftRecords.all())
+              .filter((r) => r.error === null && Date.parse(r.checkedAt) >= startedAtMs)
+              .map((r) => r.tenantId.toLowerCase()),
+          );
+          const tenants = new Set(registered.map((m) => m.definition.tenantId.toLowerCase()));
+          ledger.onDriftCheckCutShort(
+            [...tenants].filter((t) => !checked.has(t)),
+            startedAtMs,
+          );
         },
       });
     }
@@ -755,6 +766,7 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
       'silent losses not yet noticed (no renewal due yet)': facts.lossesNotYetNoticed,
       'lapsed minutes per silent drop (max / mean; replaced / of all)': `${facts.lapsedMinutesMax} / ${facts.lapsedMinutesMean}; ${facts.lapsedMinutes.length} / ${facts.silentDrops}`,
       'silent drops replaced within one drift period (+2 sweeps)': facts.withinOneDriftPeriod,
+      'silent drops whose tenant a crashed drift check left unchecked': facts.dropsExemptByCrash,
       'orphans on Graph deleted by the app (drift check)': facts.orphansDeletedByApp,
       'reauthorizationRequired unanswered after 1 h (outside the revocation)':
         facts.unansweredExamples.length === 0
