@@ -200,6 +200,14 @@ export async function checkTenant(
     }
   }
   for (const drifted of plan.drifted) await reconcileDrift(deps, drifted, options);
+  if (options.signal?.aborted === true) {
+    // NOTE: cut short (the host stopping the worker): what was not done must not look checked.
+    return {
+      record: { ...emptyRecord(tenantId, clock.now()), error: 'Aborted' },
+      listRequests,
+      transientFailure: false,
+    };
+  }
 
   const record: TenantDriftRecord = {
     ...emptyRecord(tenantId, clock.now()),

@@ -106,6 +106,33 @@ describe('drift check', () => {
     },
   );
 
+  test('when a check is aborted after listing a tenant, then the tenant is not recorded as checked', async () => {
+    await h.manage({
+      key: 'drive',
+      resource: `drives/${randomUUID()}/root`,
+      changeType: 'updated',
+    });
+    await sweep();
+    h.sim.loseSubscription((await h.read('drive')).graphSubscriptionId!);
+    const controller = new AbortController();
+    const graph = h.deps.graph;
+    // The worker is stopped (host shutdown, a crash) right after the list was read.
+    const stoppedAfterList: GraphSubscriptions = Object.assign(Object.create(graph) as object, {
+      list: async function* (tenantId: string) {
+        yield* graph.list(tenantId);
+        controller.abort(new Error('worker stopped'));
+      },
+    }) as GraphSubscriptions;
+
+    const summary = await runDriftCheck(
+      { ...drift, graph: stoppedAfterList },
+      { signal: controller.signal },
+    );
+
+    expect(summary).toMatchObject({ tenantsChecked: 0, tenantsLeft: 1 });
+    expect(await drift.driftRecords.all()).toEqual([]);
+  });
+
   test('when Graph created a subscription and the app crashed before writing the row, then the drift check finds the orphan and deletes it, and the sweep creates one', async () => {
     const pending = await h.manage({ key: 'crashed' });
     // What the reconciler sends, through the app's (marking) client; the write never happens.

@@ -641,8 +641,13 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
         at: adminDraw.int(0, 8),
         start: async () => {
           const instance = anyLive();
-          if (instance === undefined) return;
           const startedAtMs = clock.nowMs();
+          const tenants = new Set(registered.map((m) => m.definition.tenantId.toLowerCase()));
+          if (instance === undefined) {
+            // Both workers crashed before the timer fired: this period's check never ran.
+            ledger.onDriftCheckCutShort(tenants, startedAtMs);
+            return;
+          }
           await invocation(instance, () =>
             runDriftCheck(instance.deps, { signal: instance.controller.signal }),
           );
@@ -653,7 +658,6 @@ async function simulate(p: RunParts): Promise<ChaosReport> {
               .filter((r) => r.error === null && Date.parse(r.checkedAt) >= startedAtMs)
               .map((r) => r.tenantId.toLowerCase()),
           );
-          const tenants = new Set(registered.map((m) => m.definition.tenantId.toLowerCase()));
           ledger.onDriftCheckCutShort(
             [...tenants].filter((t) => !checked.has(t)),
             startedAtMs,
