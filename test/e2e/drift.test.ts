@@ -117,12 +117,15 @@ describe('drift check', () => {
     const controller = new AbortController();
     const graph = h.deps.graph;
     // The worker is stopped (host shutdown, a crash) right after the list was read.
-    const stoppedAfterList: GraphSubscriptions = Object.assign(Object.create(graph) as object, {
-      list: async function* (tenantId: string) {
-        yield* graph.list(tenantId);
-        controller.abort(new Error('worker stopped'));
+    const stoppedAfterList: GraphSubscriptions = Object.assign(
+      Object.create(graph) as GraphSubscriptions,
+      {
+        list: async function* (tenantId: string) {
+          yield* graph.list(tenantId);
+          controller.abort(new Error('worker stopped'));
+        },
       },
-    }) as GraphSubscriptions;
+    );
 
     const summary = await runDriftCheck(
       { ...drift, graph: stoppedAfterList },
