@@ -14,7 +14,12 @@ import type {
   ManagedSubscription,
   StoredSubscription,
 } from '../subscriptions/model';
-import type { DriftRecords, TenantDriftRecord } from './driftRecords';
+import {
+  noDriftCounts,
+  type DriftCounts,
+  type DriftRecords,
+  type TenantDriftRecord,
+} from './driftRecords';
 import type { ListPacer } from './listPacer';
 import { planDrift, reconcilableFields, type Drifted, type Orphan } from './planDrift';
 
@@ -48,20 +53,13 @@ export interface DriftRunOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface DriftRunSummary {
+export interface DriftRunSummary extends DriftCounts {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly tenantsChecked: number;
   /** Tenants not reached before the deadline, or that could not be listed. */
   readonly tenantsLeft: number;
   readonly listRequests: number;
-  readonly listed: number;
-  readonly gone: number;
-  readonly recreated: number;
-  readonly orphansFound: number;
-  readonly orphansDeleted: number;
-  readonly orphansReported: number;
-  readonly drifted: number;
   readonly errors: number;
 }
 
@@ -115,17 +113,7 @@ export async function runDriftCheck(
 }
 
 function emptyTotals() {
-  return {
-    listRequests: 0,
-    listed: 0,
-    gone: 0,
-    recreated: 0,
-    orphansFound: 0,
-    orphansDeleted: 0,
-    orphansReported: 0,
-    drifted: 0,
-    errors: 0,
-  };
+  return { ...noDriftCounts, listRequests: 0, errors: 0 };
 }
 
 export async function checkTenant(
@@ -234,18 +222,7 @@ export async function checkTenant(
 }
 
 function emptyRecord(tenantId: string, at: Date): TenantDriftRecord {
-  return {
-    tenantId,
-    checkedAt: at.toISOString(),
-    listed: 0,
-    gone: 0,
-    recreated: 0,
-    orphansFound: 0,
-    orphansDeleted: 0,
-    orphansReported: 0,
-    drifted: 0,
-    error: null,
-  };
+  return { tenantId, checkedAt: at.toISOString(), ...noDriftCounts, error: null };
 }
 
 async function tenantRows(store: SubscriptionStore, tenantId: string) {

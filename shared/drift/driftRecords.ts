@@ -3,14 +3,9 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { createTableIfMissing, subscriptionTableClient } from '../store/tableClient';
 
-/**
- * When each tenant was last checked for drift, and what that check found: one row per tenant,
- * so `health` shows tenants the check has not reached and what it did.
- */
-export interface TenantDriftRecord {
-  readonly tenantId: string;
-  readonly checkedAt: string;
-  /** Subscriptions Graph listed for the app in the tenant. */
+/** What a drift check found, for one tenant or summed over a run. */
+export interface DriftCounts {
+  /** Subscriptions Graph listed for the app. */
   readonly listed: number;
   /** Rows whose Graph id was gone (confirmed by a 404). */
   readonly gone: number;
@@ -21,6 +16,25 @@ export interface TenantDriftRecord {
   /** Orphans reported and left alone: another deployment's, or unmarked. */
   readonly orphansReported: number;
   readonly drifted: number;
+}
+
+export const noDriftCounts: DriftCounts = {
+  listed: 0,
+  gone: 0,
+  recreated: 0,
+  orphansFound: 0,
+  orphansDeleted: 0,
+  orphansReported: 0,
+  drifted: 0,
+};
+
+/**
+ * When each tenant was last checked for drift, and what that check found: one row per tenant,
+ * so `health` shows tenants the check has not reached and what it did.
+ */
+export interface TenantDriftRecord extends DriftCounts {
+  readonly tenantId: string;
+  readonly checkedAt: string;
   /** Graph's error code when the tenant could not be checked; null when it was. */
   readonly error: string | null;
 }

@@ -54,6 +54,16 @@ export interface IntakeResult {
   readonly actions: readonly ActionReport[];
 }
 
+/** The item counters of an `IntakeResult`, all zero: where a collection's counting starts. */
+export const noIntakeCounts = {
+  unknown: 0,
+  forged: 0,
+  unreadable: 0,
+  skipped: 0,
+  stale: 0,
+  collapsed: 0,
+} as const;
+
 /** Lookups across all tenants (an item without a tenant, or one whose tenant finds nothing). */
 const maxCrossTenantLookups = 5;
 const lookupConcurrency = 8;
@@ -73,14 +83,7 @@ export async function actOnIntake(
   unknownBudget = maxUnknownLookups,
 ): Promise<IntakeResult> {
   const { log } = deps;
-  const counts = {
-    unknown: 0,
-    forged: 0,
-    unreadable: 0,
-    skipped: 0,
-    stale: 0,
-    collapsed: 0,
-  };
+  const counts = { ...noIntakeCounts };
   const groups = groupItems(items);
   const budget = { unknown: unknownBudget, crossTenant: maxCrossTenantLookups };
   const recorded = new Map<string, StoredSubscription>();

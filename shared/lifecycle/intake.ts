@@ -1,5 +1,5 @@
 import type { ReconcileDeps } from '../renewal/reconcile';
-import { actOnIntake, type IntakeResult } from './handleLifecycleNotifications';
+import { actOnIntake, noIntakeCounts, type IntakeResult } from './handleLifecycleNotifications';
 import { intakeMessageSchema, maxDequeueCount, type LifecycleIntakeQueue } from './intakeQueue';
 import { refusedByValidationTokens, type ValidationTokenChecker } from './validationTokens';
 
@@ -37,18 +37,7 @@ export async function handleIntakeMessage(
 
 /** A collection whose validation tokens failed: nothing looked up, nothing done. */
 function refusedCollection(items: number): IntakeResult {
-  return {
-    received: items,
-    recorded: 0,
-    unknown: 0,
-    forged: 0,
-    unreadable: 0,
-    skipped: 0,
-    stale: 0,
-    collapsed: 0,
-    refused: items,
-    actions: [],
-  };
+  return { received: items, recorded: 0, ...noIntakeCounts, refused: items, actions: [] };
 }
 
 function parseText(text: string): unknown {
