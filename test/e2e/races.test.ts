@@ -63,6 +63,17 @@ function mail(resource: string, overrides: Record<string, unknown> = {}) {
   };
 }
 
+/** A mail subscription put under management, with the clock moved to just past its renewal. */
+async function mailDueForRenewal(deps: AppDependencies, prefix: string) {
+  const key = `${prefix}-${randomUUID().slice(0, 8)}`;
+  const resource = `users/${randomUUID()}/messages`;
+  await put(deps, key, mail(resource));
+  const created = await h.read(key);
+  const dueAt = renewalDueAt(created.definition, created.expiresAt ?? h.clock.now(), h.deps.policy);
+  h.clock.advance(dueAt.getTime() - h.clock.now().getTime() + 1);
+  return { key, resource, created };
+}
+
 async function rowsWithKey(key: string): Promise<StoredSubscription[]> {
   const rows: StoredSubscription[] = [];
   let continuationToken: string | undefined;
@@ -180,19 +191,7 @@ describe.each(workerModes)('races, %s', (mode) => {
   });
 
   test('when a sweep renewal races a reauthorizationRequired event, then Graph gets one write', async () => {
-    const key = `sweep-life-${randomUUID().slice(0, 8)}`;
-    const resource = `users/${randomUUID()}/messages`;
-    await put(deps(), key, mail(resource));
-    const created = await h.read(key);
-    h.clock.advance(
-      renewalDueAt(
-        created.definition,
-        created.expiresAt ?? h.clock.now(),
-        h.deps.policy,
-      ).getTime() -
-        h.clock.now().getTime() +
-        1,
-    );
+    const { key, resource, created } = await mailDueForRenewal(deps(), 'sweep-life');
     // The lifecycle function records the event on the row, then reconciles it.
     const recorded = await writeOutcome(h.deps, created, (sub, now) =>
       recordLifecycleEvent(sub, 'reauthorizationRequired', now),
@@ -211,19 +210,7 @@ describe.each(workerModes)('races, %s', (mode) => {
   });
 
   test("when Graph's reauthorizationRequired POST is drained from the intake queue while a sweep renews, then at most one write per due action and the event is answered", async () => {
-    const key = `intake-race-${randomUUID().slice(0, 8)}`;
-    const resource = `users/${randomUUID()}/messages`;
-    await put(deps(), key, mail(resource));
-    const created = await h.read(key);
-    h.clock.advance(
-      renewalDueAt(
-        created.definition,
-        created.expiresAt ?? h.clock.now(),
-        h.deps.policy,
-      ).getTime() -
-        h.clock.now().getTime() +
-        1,
-    );
+    const { key, resource, created } = await mailDueForRenewal(deps(), 'intake-race');
     // Graph's POST to the lifecycle endpoint: queued (202), then the queue trigger acts on it.
     const accepted = await invokeHttp(
       lifecycleHandler(deps()),
@@ -269,19 +256,7 @@ describe.each(workerModes)('races, %s', (mode) => {
   });
 
   test('when a DELETE races a sweep renewal, then the row and the Graph subscription are gone', async () => {
-    const key = `del-sweep-${randomUUID().slice(0, 8)}`;
-    const resource = `users/${randomUUID()}/messages`;
-    await put(deps(), key, mail(resource));
-    const created = await h.read(key);
-    h.clock.advance(
-      renewalDueAt(
-        created.definition,
-        created.expiresAt ?? h.clock.now(),
-        h.deps.policy,
-      ).getTime() -
-        h.clock.now().getTime() +
-        1,
-    );
+    const { key, resource, created } = await mailDueForRenewal(deps(), 'del-sweep');
     h.sim.resetCalls();
 
     const [answer] = await Promise.all([del(deps(), key), runSweep(deps(), h.deps.sweepOptions)]);
