@@ -3,7 +3,6 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { lifecycleHandler } from '../functions/lifecycleNotifications';
 import type { AppDependencies } from '../shared/composition';
 import { QueueLifecycleIntake } from '../shared/lifecycle/intakeQueue';
-import type { ManagedSubscription } from '../shared/subscriptions/model';
 import { benchClock, buildBenchCore, startBenchSimulator } from './support/benchCore';
 import { since, type Scenario } from './support/context';
 import {
@@ -12,6 +11,7 @@ import {
   benchTenantId,
   createOnGraph,
   mapLimit,
+  reauthorizationRequiredBody,
   seedRows,
 } from './support/fleet';
 import { percentile, round } from './support/stats';
@@ -37,18 +37,6 @@ const postsInFlightHigh = 25;
 const targetMs = 250;
 const graphLatencyMs = 1000;
 const tenants = 10;
-
-function lifecycleBody(items: readonly ManagedSubscription[]): string {
-  return JSON.stringify({
-    value: items.map((s) => ({
-      subscriptionId: s.graphSubscriptionId,
-      subscriptionExpirationDateTime: s.expiresAt?.toISOString(),
-      tenantId: s.definition.tenantId,
-      clientState: s.clientState,
-      lifecycleEvent: 'reauthorizationRequired',
-    })),
-  });
-}
 
 interface Answer {
   readonly ms: number;
@@ -134,7 +122,9 @@ export const ackScenario: Scenario = {
     // Each POST carries items of every tenant, as one lifecycle URL serves them all.
     const count = posts + alonePosts;
     const bodies = Array.from({ length: count }, (_, p) =>
-      lifecycleBody(Array.from({ length: itemsPerPost }, (_, k) => subscriptions[k * count + p]!)),
+      reauthorizationRequiredBody(
+        Array.from({ length: itemsPerPost }, (_, k) => subscriptions[k * count + p]!),
+      ),
     );
     const deps = core.deps();
     const logLevels: Record<string, number> = {};

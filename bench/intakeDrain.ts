@@ -2,7 +2,6 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { lifecycleIntakeHandler } from '../functions/lifecycleIntake';
 import { lifecycleHandler } from '../functions/lifecycleNotifications';
 import type { AppDependencies } from '../shared/composition';
-import type { ManagedSubscription } from '../shared/subscriptions/model';
 import { graphThrottleLimits } from '../devkit/graphSimulator';
 import { benchClock, buildBenchCore, startBenchSimulator } from './support/benchCore';
 import { since, type Scenario } from './support/context';
@@ -12,6 +11,7 @@ import {
   benchTenantId,
   createOnGraph,
   mapLimit,
+  reauthorizationRequiredBody,
   seedRows,
 } from './support/fleet';
 import { round } from './support/stats';
@@ -38,17 +38,6 @@ const postsInFlight = 5;
 const messagesInFlight = 16;
 const graphLatencyMs = 50;
 const windowMs = 20_000;
-
-function lifecycleBody(items: readonly ManagedSubscription[]): string {
-  return JSON.stringify({
-    value: items.map((s) => ({
-      subscriptionId: s.graphSubscriptionId,
-      tenantId: s.definition.tenantId,
-      clientState: s.clientState,
-      lifecycleEvent: 'reauthorizationRequired',
-    })),
-  });
-}
 
 async function post(deps: AppDependencies, body: string): Promise<number> {
   const response = await lifecycleHandler(deps)(
@@ -131,7 +120,9 @@ export const intakeDrainScenario: Scenario = {
     const posts = subscriptionsTotal / itemsPerPost;
     // Each POST carries items of every tenant, as one lifecycle URL serves them all.
     const bodies = Array.from({ length: posts }, (_, p) =>
-      lifecycleBody(Array.from({ length: itemsPerPost }, (_, k) => subscriptions[k * posts + p]!)),
+      reauthorizationRequiredBody(
+        Array.from({ length: itemsPerPost }, (_, k) => subscriptions[k * posts + p]!),
+      ),
     );
     const deps = core.deps();
     const stormStarted = performance.now();

@@ -213,3 +213,19 @@ function rowKeyOf(action: TransactionAction): string {
   const entity = action[1];
   return entity.rowKey;
 }
+
+/**
+ * A lifecycle notification collection with one `reauthorizationRequired` per subscription, as
+ * Graph POSTs it to the lifecycle URL.
+ */
+export function reauthorizationRequiredBody(items: readonly ManagedSubscription[]): string {
+  return JSON.stringify({
+    value: items.map((s) => ({
+      subscriptionId: s.graphSubscriptionId,
+      subscriptionExpirationDateTime: s.expiresAt?.toISOString(),
+      tenantId: s.definition.tenantId,
+      clientState: s.clientState,
+      lifecycleEvent: 'reauthorizationRequired',
+    })),
+  });
+}
